@@ -1,0 +1,164 @@
+"""Small helpers shared by the analysis modules: ordering, formatting, Wilson intervals, atomic writes.
+
+Private to ``scale_or_reason.analysis``; nothing here is part of the public API.
+
+Example::
+
+    from scale_or_reason.analysis._common import fmt_params, wilson
+    assert fmt_params(7.6e9) == "7.6B"
+    low, high = wilson(50, 100)
+    assert low < 0.5 < high
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scale_or_reason.records import FAMILIES
+
+IFT = "ift"
+REASONING = "reasoning"
+
+
+def arm_kind(arm: Any) -> str:
+    """``'ift'``, ``'reasoning'`` or ``'other'`` (curricula such as ``'sequential:0.25'``)."""
+    a = str(arm).strip().lower()
+    if a == IFT:
+        return IFT
+    if a == REASONING:
+        return REASONING
+    return "other"
+
+
+def arm_sort_key(arm: Any) -> tuple[int, str]:
+    """IFT first, reasoning second, then every other arm by name."""
+    kind = arm_kind(arm)
+    return ({IFT: 0, REASONING: 1}.get(kind, 2), str(arm))
+
+
+def family_sort_key(family: Any) -> tuple[int, str]:
+    """The paper's four families in their canonical order, then any other label by name."""
+    f = str(family)
+    return (FAMILIES.index(f) if f in FAMILIES else len(FAMILIES), f)
+
+
+def ordered_families(df: pd.DataFrame) -> list[str]:
+    return sorted({str(f) for f in df["family"].dropna().unique()}, key=family_sort_key)
+
+
+def ordered_arms(df: pd.DataFrame) -> list[str]:
+    return sorted({str(a) for a in df["arm"].dropna().unique()}, key=arm_sort_key)
+
+
+def ordered_students(df: pd.DataFrame) -> list[str]:
+    """Students by parameter count (unknown counts last), then by label."""
+    sizes: dict[str, float] = {}
+    for student, params in zip(df["student"].astype(str), df["parameters"]):
+        p = float(params) if _finite(params) else math.inf
+        sizes[student] = min(sizes.get(student, math.inf), p)
+    return sorted(sizes, key=lambda s: (sizes[s], s))
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def finite(x: Any) -> bool:
+    """True when ``x`` converts to a finite float (``None``, NaN, inf and strings are not)."""
+    return _finite(x)
+
+
+def wilson(successes: float, n: float, z: float = 1.959963984540054) -> tuple[float, float]:
+    """95% Wilson score interval for ``successes`` out of ``n`` (NaN, NaN when ``n`` is not positive)."""
+    if not _finite(n) or n <= 0 or not _finite(successes):
+        return (math.nan, math.nan)
+    p = min(max(successes / n, 0.0), 1.0)
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def fmt_pct(x: Any, digits: int = 1) -> str:
+    """Accuracy fraction as a percentage: ``0.4567 -> '45.7%'`` (``'n/a'`` when missing)."""
+    return f"{100 * float(x):.{digits}f}%" if _finite(x) else "n/a"
+
+
+def fmt_points(x: Any) -> str:
+    """A difference of fractions in percentage points, unsigned: ``0.123 -> '12.3'``."""
+    return f"{abs(100 * float(x)):.1f}" if _finite(x) else "n/a"
+
+
+def fmt_flops(x: Any) -> str:
+    return f"{float(x):.3g}" if _finite(x) else "n/a"
+
+
+def fmt_params(x: Any) -> str:
+    """Parameter count in short form: ``7.6e9 -> '7.6B'``, ``1.25e7 -> '12.5M'``."""
+    if not _finite(x):
+        return "n/a"
+    v = float(x)
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(v) >= scale:
+            return f"{v / scale:.3g}{suffix}"
+    return f"{v:.0f}"
+
+
+def fmt_tokens(x: Any) -> str:
+    return f"{float(x):.1f}" if _finite(x) else "n/a"
+
+
+def jsonable(obj: Any) -> Any:
+    """Recursively convert numpy/pandas scalars to Python ones and NaN/inf to ``None`` (strict JSON)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if obj is None or obj is pd.NA or obj is pd.NaT:
+        return None
+    if isinstance(obj, (int, str)):
+        return obj
+    if isinstance(obj, Path):
+        return str(obj)
+    return str(obj)
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # a fresh name (not mkstemp) so the writer creates the file with the usual umask permissions
+    tmp_path = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)

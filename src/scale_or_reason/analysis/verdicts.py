@@ -1,0 +1,339 @@
+"""Plain-language verdicts per task family, computed from the results table (never hard-coded).
+
+For each family the verdict says which (student, arm) points are on the training-FLOPs and the
+inference-FLOPs frontiers, which arm holds the best accuracy, whether reasoning beats IFT at each
+student size (by how many points, and whether the 95% Wilson intervals overlap), how the largest
+student compares with the trivial baseline, and a matched-compute comparison: the cheapest IFT point
+that reaches the best reasoning point's accuracy, with the ratio of training FLOPs. Every statement
+is about *measured points*; nothing is interpolated or extrapolated. Arms other than ``ift`` and
+``reasoning`` (curricula) appear on the frontiers and in "best accuracy", not in the pairwise tests.
+
+Example::
+
+    from scale_or_reason.analysis.verdicts import render_verdicts, verdicts
+    v = verdicts(results)                  # list of dicts, one per family (JSON-able)
+    print(render_verdicts(v))              # the same, as plain text
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from scale_or_reason.analysis._common import (
+    IFT,
+    REASONING,
+    arm_kind,
+    finite,
+    fmt_flops,
+    fmt_params,
+    fmt_pct,
+    fmt_points,
+    jsonable,
+    ordered_arms,
+    ordered_families,
+    ordered_students,
+)
+from scale_or_reason.analysis.frontier import (
+    AXES,
+    aggregate_by_family,
+    family_convention,
+    frontier_points,
+)
+
+_ARM_WORD = {IFT: "IFT", REASONING: "reasoning"}
+LEVEL_POINTS = 0.05
+"""Differences below this many accuracy points are reported as level (they print as 0.0)."""
+
+
+def _arm_word(arm: str) -> str:
+    return _ARM_WORD.get(arm_kind(arm), str(arm))
+
+
+def _point_name(student: str, arm: str) -> str:
+    return f"{student} {_arm_word(arm)}"
+
+
+def _point(row: pd.Series) -> dict[str, Any]:
+    return {
+        "student": str(row["student"]),
+        "arm": str(row["arm"]),
+        "parameters": row["parameters"],
+        "accuracy": row["accuracy"],
+        "ci_low": row["ci_low"],
+        "ci_high": row["ci_high"],
+        "baseline": row["baseline"],
+        "train_flops": row["train_flops"],
+        "inference_flops": row["inference_flops_mean"],
+    }
+
+
+def _ci_text(p: dict[str, Any]) -> str:
+    if finite(p["ci_low"]) and finite(p["ci_high"]):
+        return f" [95% CI {100 * p['ci_low']:.1f}-{100 * p['ci_high']:.1f}]"
+    return ""
+
+
+def _ci_overlap(a: dict[str, Any], b: dict[str, Any]) -> bool | None:
+    ends = (a["ci_low"], a["ci_high"], b["ci_low"], b["ci_high"])
+    if not all(finite(x) for x in ends):
+        return None
+    return bool(max(a["ci_low"], b["ci_low"]) <= min(a["ci_high"], b["ci_high"]))
+
+
+def _ratio_phrase(ratio: float, what: str) -> str:
+    """``2.1 -> '2.1x less training compute'`` (ratio = other's cost / this point's cost)."""
+    if not finite(ratio) or ratio <= 0:
+        return f"an unknown amount of {what}"
+    if f"{ratio:.1f}" == "1.0" and f"{1 / ratio:.1f}" == "1.0":
+        return f"about the same {what} (ratio {ratio:.2f})"
+    if ratio > 1:
+        return f"{ratio:.1f}× less {what}"
+    return f"{1 / ratio:.1f}× more {what}"
+
+
+def _frontier_sentence(axis_words: str, points: list[dict[str, Any]], n_points: int) -> str:
+    if not points:
+        return f"{axis_words} frontier: no point has a finite cost and accuracy."
+    names = ", ".join(_point_name(p["student"], p["arm"]) for p in points)
+    counts: dict[str, int] = {}
+    for p in points:
+        counts[_arm_word(p["arm"])] = counts.get(_arm_word(p["arm"]), 0) + 1
+    split = ", ".join(f"{k} {v}" for k, v in counts.items())
+    return (
+        f"{axis_words} frontier (measured points, by increasing cost): {names} "
+        f"({len(points)} of {n_points} points: {split})."
+    )
+
+
+def _size_comparison(student: str, ift: dict | None, rsn: dict | None) -> dict[str, Any]:
+    params = (ift or rsn or {}).get("parameters")
+    out: dict[str, Any] = {
+        "student": student,
+        "parameters": params,
+        "ift_accuracy": ift["accuracy"] if ift else None,
+        "reasoning_accuracy": rsn["accuracy"] if rsn else None,
+        "delta_points": None,
+        "winner": None,
+        "ci_overlap": None,
+    }
+    size = f"{student} ({fmt_params(params)} parameters)" if finite(params) else student
+    if ift is None or rsn is None or not (finite(ift["accuracy"]) and finite(rsn["accuracy"])):
+        have = "IFT" if ift is not None else "reasoning" if rsn is not None else "neither arm"
+        out["sentence"] = f"{size}: only {have} measured, no comparison at this size."
+        return out
+    delta = float(rsn["accuracy"] - ift["accuracy"])
+    overlap = _ci_overlap(ift, rsn)
+    out.update(delta_points=100 * delta, ci_overlap=overlap)
+    if overlap is None:
+        ci = "the confidence intervals are unavailable"
+    elif overlap:
+        ci = "the 95% Wilson intervals overlap, so the difference is not clear-cut"
+    else:
+        ci = "the 95% Wilson intervals do not overlap"
+    accs = f"reasoning {fmt_pct(rsn['accuracy'])} vs IFT {fmt_pct(ift['accuracy'])}"
+    if abs(100 * delta) < LEVEL_POINTS:
+        out["winner"] = "tie"
+        out["sentence"] = f"{size}: reasoning and IFT are level ({accs})."
+    else:
+        winner, loser = ("reasoning", "IFT") if delta > 0 else ("IFT", "reasoning")
+        out["winner"] = REASONING if delta > 0 else IFT
+        out["sentence"] = (
+            f"{size}: {winner} beats {loser} by {fmt_points(delta)} points ({accs}); {ci}."
+        )
+    return out
+
+
+def _largest(fam: pd.DataFrame, students: list[str]) -> dict[str, Any] | None:
+    if not students:
+        return None
+    largest = students[-1]
+    rows = fam[fam["student"] == largest]
+    params = rows["parameters"].iloc[0]
+    size = f"{largest} ({fmt_params(params)} parameters)" if finite(params) else largest
+    arms = []
+    parts = []
+    for arm in ordered_arms(rows):
+        r = _point(rows[rows["arm"] == arm].iloc[0])
+        acc, base = r["accuracy"], r["baseline"]
+        gap = 100 * (acc - base) if finite(acc) and finite(base) else None
+        arms.append({"arm": arm, "accuracy": acc, "baseline": base, "above_baseline_points": gap})
+        if gap is None:
+            parts.append(f"{_arm_word(arm)} {fmt_pct(acc)} (baseline unknown)")
+        elif abs(gap) < LEVEL_POINTS:
+            parts.append(f"{_arm_word(arm)} {fmt_pct(acc)} (level with the baseline)")
+        else:
+            where = "above" if gap > 0 else "below"
+            parts.append(f"{_arm_word(arm)} {fmt_pct(acc)} ({fmt_points(gap / 100)} points {where})")
+    bases = [a["baseline"] for a in arms if finite(a["baseline"])]
+    base_text = ""
+    if bases:
+        lo, hi = min(bases), max(bases)
+        base_text = f" against a trivial baseline of {fmt_pct(lo)}" if fmt_pct(lo) == fmt_pct(hi) else (
+            f" against trivial baselines of {fmt_pct(lo)}-{fmt_pct(hi)}"
+        )
+    sentence = f"Largest student {size}{base_text}: " + "; ".join(parts) + "."
+    return {"student": largest, "parameters": params, "arms": arms, "sentence": sentence}
+
+
+def _matched_compute(fam: pd.DataFrame) -> dict[str, Any] | None:
+    kinds = fam["arm"].map(arm_kind)
+    rsn = fam[(kinds == REASONING) & fam["accuracy"].map(finite)]
+    ift = fam[(kinds == IFT) & fam["accuracy"].map(finite)]
+    if rsn.empty or ift.empty:
+        return None
+    best_acc = rsn["accuracy"].max()
+    best_rows = rsn[rsn["accuracy"] == best_acc]
+    # among equally accurate reasoning points, the cheapest one to train
+    best = _point(best_rows.sort_values("train_flops", kind="stable").iloc[0])
+    reaching = ift[(ift["accuracy"] >= best_acc) & ift["train_flops"].map(finite)]
+    out: dict[str, Any] = {"reasoning": best, "ift": None, "train_flops_ratio": None,
+                           "inference_flops_ratio": None}
+    rname = f"reasoning {best['student']}"
+    if reaching.empty:
+        top = _point(ift.sort_values(["accuracy", "train_flops"], ascending=[False, True],
+                                     kind="stable").iloc[0])
+        out["best_ift"] = top
+        out["sentence"] = (
+            f"Matched training compute (measured points): no measured IFT point reaches the accuracy "
+            f"of the best reasoning point ({rname}, {fmt_pct(best['accuracy'])}); the best IFT point "
+            f"is {top['student']} at {fmt_pct(top['accuracy'])}."
+        )
+        return out
+    cheapest = _point(reaching.sort_values(["train_flops", "accuracy"], ascending=[True, False],
+                                           kind="stable").iloc[0])
+    out["ift"] = cheapest
+    t_ratio = (best["train_flops"] / cheapest["train_flops"]
+               if finite(best["train_flops"]) and finite(cheapest["train_flops"])
+               and cheapest["train_flops"] > 0 else None)
+    i_ratio = (best["inference_flops"] / cheapest["inference_flops"]
+               if finite(best["inference_flops"]) and finite(cheapest["inference_flops"])
+               and cheapest["inference_flops"] > 0 else None)
+    out["train_flops_ratio"] = t_ratio
+    out["inference_flops_ratio"] = i_ratio
+    reach = "matches" if cheapest["accuracy"] == best["accuracy"] else "exceeds"
+    sentence = (
+        f"Matched training compute (measured points): IFT {cheapest['student']} {reach} the best "
+        f"reasoning point, {rname} ({fmt_pct(cheapest['accuracy'])} vs "
+        f"{fmt_pct(best['accuracy'])}), with {_ratio_phrase(t_ratio, 'training compute')} "
+        f"({fmt_flops(cheapest['train_flops'])} vs {fmt_flops(best['train_flops'])} FLOPs)"
+    )
+    if i_ratio is not None:
+        sentence += f" and {_ratio_phrase(i_ratio, 'inference compute per query')}"
+    out["sentence"] = sentence + "."
+    return out
+
+
+def _family_verdict(family: str, fam: pd.DataFrame) -> dict[str, Any]:
+    convention = family_convention(fam, family)
+    arms = ordered_arms(fam)
+    students = ordered_students(fam)
+    kinds = {arm_kind(a) for a in arms}
+    sentences: list[str] = []
+    n_points = len(fam)
+
+    front = {axis: frontier_points(fam, axis) for axis in AXES}
+    sentences.append(_frontier_sentence("Training-FLOPs", front["train_flops"], n_points))
+    sentences.append(_frontier_sentence("Inference-FLOPs", front["inference_flops"], n_points))
+
+    scored = fam[fam["accuracy"].map(finite)]
+    best: list[dict[str, Any]] = []
+    best_arm: str | None = None
+    if not scored.empty:
+        top = scored["accuracy"].max()
+        best = [_point(r) for _, r in scored[scored["accuracy"] == top].iterrows()]
+        best_arms = sorted({b["arm"] for b in best})
+        best_arm = best_arms[0] if len(best_arms) == 1 else "tie"
+        names = " and ".join(_point_name(b["student"], b["arm"]) for b in best)
+        if best_arm == "tie":
+            tail = f"the arms {', '.join(_arm_word(a) for a in best_arms)} tie for it"
+        else:
+            tail = f"the best arm is {_arm_word(best_arm)}"
+        sentences.append(f"Best accuracy: {names} at {fmt_pct(top)}{_ci_text(best[0])}; {tail}.")
+
+    missing = [w for k, w in ((IFT, "IFT"), (REASONING, "reasoning")) if k not in kinds]
+    by_size: list[dict[str, Any]] = []
+    if missing:
+        sentences.append(
+            f"No {' or '.join(missing)} arm in the results for this family: the IFT vs reasoning "
+            f"comparisons (equal size, matched compute) are skipped."
+        )
+    else:
+        for student in students:
+            rows = fam[fam["student"] == student]
+            pick = {}
+            for kind in (IFT, REASONING):
+                r = rows[rows["arm"].map(arm_kind) == kind]
+                pick[kind] = _point(r.iloc[0]) if not r.empty else None
+            by_size.append(_size_comparison(student, pick[IFT], pick[REASONING]))
+        compared = [s for s in by_size if s["winner"] is not None]
+        wins = sum(s["winner"] == REASONING for s in compared)
+        clear = sum(s["winner"] == REASONING and s["ci_overlap"] is False for s in compared)
+        if compared:
+            sentences.append(
+                f"At equal size, reasoning beats IFT at {wins} of {len(compared)} sizes compared "
+                f"({clear} with non-overlapping 95% Wilson intervals)."
+            )
+        sentences.extend(s["sentence"] for s in by_size)
+
+    largest = _largest(fam, students)
+    if largest is not None:
+        sentences.append(largest["sentence"])
+
+    matched = None if missing else _matched_compute(fam)
+    if matched is not None:
+        sentences.append(matched["sentence"])
+
+    return jsonable(
+        {
+            "family": family,
+            "convention": convention,
+            "arms": arms,
+            "students": students,
+            "frontier": front,
+            "best": best,
+            "best_arm": best_arm,
+            "by_size": by_size,
+            "largest": largest,
+            "matched_compute": matched,
+            "sentences": sentences,
+        }
+    )
+
+
+def verdicts(results: pd.DataFrame) -> list[dict[str, Any]]:
+    """One JSON-able verdict per family (canonical order), with its ``sentences`` in plain words.
+
+    Keys: ``family``, ``convention``, ``arms``, ``students`` (by size), ``frontier`` (axis -> points),
+    ``best`` (the most accurate point(s)), ``best_arm`` (an arm name or ``'tie'``), ``by_size``
+    (IFT vs reasoning per student: accuracies, ``delta_points`` = reasoning - IFT, ``winner``,
+    ``ci_overlap``), ``largest`` (largest student vs baseline), ``matched_compute`` (best reasoning
+    point, cheapest IFT point reaching it, FLOPs ratios; ``None`` when an arm is absent) and
+    ``sentences``. Accuracies are fractions; ``*_points`` are percentage points.
+
+    Example::
+
+        for v in verdicts(results):
+            print(v["family"], v["best_arm"], v["sentences"][0])
+    """
+    agg = aggregate_by_family(results)
+    return [_family_verdict(f, agg[agg["family"] == f]) for f in ordered_families(agg)]
+
+
+def render_verdicts(items: list[dict[str, Any]]) -> str:
+    """Plain-text rendering of :func:`verdicts` output: a heading per family, one line per sentence.
+
+    Example::
+
+        print(render_verdicts(verdicts(results)))
+    """
+    if not items:
+        return "No results to judge.\n"
+    blocks = []
+    for v in items:
+        conv = f", FLOPs convention '{v['convention']}'" if v.get("convention") else ""
+        head = f"{v['family']} ({len(v['students'])} students, arms: {', '.join(v['arms'])}{conv})"
+        lines = [head] + [f"  - {s}" for s in v["sentences"]]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"

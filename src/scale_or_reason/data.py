@@ -1,0 +1,95 @@
+"""Arms: which paired samples a student is trained on, in which format and in which order.
+
+An ``Arm`` is a supervision format (``ift``, ``reasoning``) or a curriculum with a reasoning share ρ
+(``sequential:0.25`` = the first 75% of the samples as IFT, then 25% as reasoning; ``mixed:0.25`` =
+the same samples shuffled together). Every arm of a study has the same number of samples.
+
+``render`` turns one pair into the (prompt, completion) text a student is trained on, through the
+tokenizer's chat template: the IFT prompt ends with the empty ``<think>\\n\\n</think>\\n\\n`` that a
+Qwen3 teacher emits with reasoning off, so it carries no loss; the reasoning completion opens with
+``<think>``. Both renderings of a pair are identical once the reasoning text is removed.
+
+Example::
+
+    from scale_or_reason.data import Arm, build_arm, render
+    arm = Arm.parse("sequential:0.25")
+    examples = build_arm(pairs, arm, n_samples=64, seed=0)      # list of (pair, format)
+    prompt, completion = render(tokenizer, examples[0][0], examples[0][1])
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from .records import PairedSample
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A named training set: a format, or a curriculum over both formats."""
+
+    kind: str
+    """``ift``, ``reasoning``, ``sequential`` or ``mixed``."""
+    rho: float
+    """Share of samples in reasoning format (0 for ``ift``, 1 for ``reasoning``)."""
+
+    @property
+    def name(self) -> str:
+        return self.kind if self.kind in ("ift", "reasoning") else f"{self.kind}:{self.rho:g}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Arm":
+        """Parse ``ift``, ``reasoning``, ``sequential:ρ`` or ``mixed:ρ`` (ρ in [0, 1], or a percentage)."""
+        t = text.strip().lower()
+        if t == "ift":
+            return cls("ift", 0.0)
+        if t == "reasoning":
+            return cls("reasoning", 1.0)
+        kind, _, value = t.partition(":")
+        if kind not in ("sequential", "mixed") or not value:
+            raise ValueError(f"unknown arm {text!r}: expected ift, reasoning, sequential:RHO or mixed:RHO")
+        try:
+            rho = float(value.rstrip("%")) / (100.0 if value.endswith("%") else 1.0)
+        except ValueError:
+            raise ValueError(f"arm {text!r}: reasoning share {value!r} is not a number") from None
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"arm {text!r}: reasoning share must be in [0, 1], got {rho}")
+        return cls(kind, rho)
+
+
+def build_arm(pairs: list[PairedSample], arm: Arm, n_samples: int, seed: int = 0) -> list[tuple[PairedSample, str]]:
+    """The arm's training samples as ``(pair, format)`` in training order.
+
+    The first ``n_samples`` pairs (in a seeded shuffle) are used by every arm, so arms differ only in
+    format; a curriculum puts its IFT share first (``sequential``) or shuffles both (``mixed``).
+    """
+    if n_samples > len(pairs):
+        raise ValueError(f"arm {arm.name}: asks for {n_samples} samples but the pair store holds {len(pairs)}")
+    rng = random.Random(f"arm-order/{seed}")
+    order = list(range(len(pairs)))
+    rng.shuffle(order)
+    chosen = [pairs[i] for i in order[:n_samples]]
+    n_reason = round(arm.rho * n_samples)
+    formats = ["ift"] * (n_samples - n_reason) + ["reasoning"] * n_reason
+    samples = list(zip(chosen, formats))
+    if arm.kind == "mixed":
+        random.Random(f"arm-mix/{seed}").shuffle(samples)
+    return samples
+
+
+def render(tokenizer: Any, pair: PairedSample, fmt: str) -> tuple[str, str]:
+    """(prompt, completion) text for ``pair`` in ``fmt``; the loss goes on the completion only."""
+    messages = [{"role": "user", "content": pair.prompt}]
+    if fmt == "ift":
+        prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                               enable_thinking=False)
+        completion = pair.ift_answer
+    elif fmt == "reasoning":
+        prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                               enable_thinking=True)
+        completion = f"<think>\n{pair.reasoning_trace}\n</think>\n\n{pair.reasoning_answer}"
+    else:
+        raise ValueError(f"unknown format {fmt!r} for prompt {pair.prompt_id}: expected 'ift' or 'reasoning'")
+    return prompt, completion + tokenizer.eos_token

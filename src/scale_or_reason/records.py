@@ -1,0 +1,92 @@
+"""Core records shared by every stage: the study's vocabulary.
+
+``PairedSample`` is what the teacher stage writes, ``RESULTS_COLUMNS`` is the one results table the
+evaluation stage produces and the analysis stage reads (a study directory or a CSV in this schema).
+
+Example::
+
+    from scale_or_reason.records import PairedSample
+    s = PairedSample(prompt_id="math-oe-000001", family="Math-OE", prompt="Compute 3 + 4.",
+                     reference="7", ift_answer="\\\\boxed{7}", reasoning_trace="3 + 4 = 7.",
+                     reasoning_answer="\\\\boxed{7}")
+    assert s.to_dict()["prompt_id"] == "math-oe-000001"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+FAMILIES: tuple[str, ...] = ("General-MC", "General-OE", "Math-MC", "Math-OE")
+"""The paper's four task families: domain (General/Math) x answer format (multiple-choice/open-ended)."""
+
+FORMATS: tuple[str, ...] = ("ift", "reasoning")
+"""The two supervision formats; curricula mix them."""
+
+
+@dataclass
+class PairedSample:
+    """One prompt answered twice by the same teacher, reasoning off (IFT) and on."""
+
+    prompt_id: str
+    """Deterministic id (hash of the prompt source and its index); reruns find their work by it."""
+    family: str
+    """Task family, one of ``FAMILIES`` (or a free label for user prompt sets)."""
+    prompt: str
+    """The user turn exactly as sent to the teacher."""
+    reference: str | None
+    """Reference answer when the prompt source has one (used for filtering and grading)."""
+    ift_answer: str
+    """The teacher's answer with reasoning off."""
+    reasoning_trace: str
+    """The text inside ``<think>...</think>`` with reasoning on (without the tags)."""
+    reasoning_answer: str
+    """The teacher's answer after ``</think>`` with reasoning on."""
+    prompt_tokens: int = 0
+    """Tokens of the rendered prompt (chat template applied, generation prompt included)."""
+    ift_tokens: int = 0
+    """Tokens of the IFT answer."""
+    trace_tokens: int = 0
+    """Tokens of the reasoning trace."""
+    reasoning_answer_tokens: int = 0
+    """Tokens of the answer that follows the trace."""
+    ift_finish_reason: str = "stop"
+    """``stop`` or ``length`` for the IFT generation."""
+    reasoning_finish_reason: str = "stop"
+    """``stop`` or ``length`` for the reasoning generation."""
+    teacher: str = ""
+    """Teacher identifier (model name or ``synthetic-<version>``)."""
+    sampling: dict[str, Any] = field(default_factory=dict)
+    """Sampling settings per mode, e.g. ``{"ift": {...}, "reasoning": {...}}``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> "PairedSample":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in row.items() if k in names})
+
+
+RESULTS_COLUMNS: dict[str, str] = {
+    "student": "student label, e.g. 's3' or 'Qwen2.5-7B'",
+    "parameters": "total parameters of the student",
+    "non_embedding_parameters": "parameters outside the embedding and output matrices",
+    "arm": "training arm: 'ift', 'reasoning', or a curriculum such as 'sequential:0.25'",
+    "family": "task family (General-MC, General-OE, Math-MC, Math-OE)",
+    "benchmark": "benchmark name within the family",
+    "accuracy": "fraction of evaluated samples graded correct, in [0, 1]",
+    "ci_low": "lower end of the 95% Wilson interval of accuracy",
+    "ci_high": "upper end of the 95% Wilson interval of accuracy",
+    "n": "number of evaluated samples",
+    "baseline": "accuracy of the best trivial answerer (chance for MC, majority answer for OE)",
+    "train_flops": "training FLOPs of the run (sum over samples of 3 x forward at each sample's own length)",
+    "inference_flops_mean": "mean inference FLOPs per evaluated query (prefill + cached decode steps)",
+    "generated_tokens_mean": "mean generated tokens per query",
+    "generated_tokens_correct_mean": "mean generated tokens of correct answers (NaN if none)",
+    "generated_tokens_incorrect_mean": "mean generated tokens of incorrect answers (NaN if none)",
+    "truncated_fraction": "fraction of generations stopped by the token cap",
+    "convention": "FLOPs convention of train_flops and inference_flops_mean ('paper', 'exact', '6nd')",
+}
+"""The results table: one row per student x arm x benchmark. Every FLOPs column carries ``convention``."""
