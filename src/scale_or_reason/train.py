@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -213,8 +214,11 @@ def train_student(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSa
     t0 = time.time()
     trainer.train()
     wall = time.time() - t0
-    trainer.save_model(str(run_dir))
+    # model.save_pretrained, not trainer.save_model: the latter also pickles training_args.bin.
+    trainer.model.save_pretrained(run_dir, safe_serialization=True)
     tok.save_pretrained(run_dir)
+    write_json(run_dir / "train_config.json", {"spec": asdict(spec), "arm": arm_name, "train": asdict(cfg)})
+    shutil.rmtree(run_dir / "trainer", ignore_errors=True)
 
     arch = Architecture.from_config(model.config)
     per_sample = [train_flops(arch, [n]) for n in lengths]

@@ -1,0 +1,144 @@
+"""The ``sor`` command line: parses arguments and dispatches to the stage modules, nothing more.
+
+Example::
+
+    sor demo --profile quick --out sor-study
+    sor flops --model-config sor-study/runs/s4-ift/config.json --prompt-tokens 60 --generated-tokens 120 --json
+    sor analyze sor-study --json
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="scale-or-reason: should you train a bigger IFT student or a smaller reasoning one?")
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def demo(
+    profile: str = typer.Option("default", help="Embedded profile: 'default' (~15 min on 2 cores) or 'quick' (<3 min)."),
+    out: Path = typer.Option(Path("sor-study"), help="Study directory (created; a rerun reuses finished stages)."),
+) -> None:
+    """Run the embedded study end to end and print where the report is."""
+    from .study import run_demo
+
+    try:
+        summary = run_demo(out=out, profile=profile)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    t = summary["timings"]
+    err.print("wall seconds per stage: " + ", ".join(f"{k} {v:.0f}" for k, v in t.items()))
+    err.print(f"results table: {summary['results']}")
+    typer.echo(f"Report: {summary['report']}")
+
+
+@app.command()
+def study(
+    config: Path = typer.Argument(..., help="Study file (TOML), see the profiles shipped with the package."),
+    out: Path = typer.Option(Path("sor-study"), help="Study directory."),
+) -> None:
+    """Run (or resume) the study described by a TOML file."""
+    from .study import load_study_config, run_study
+
+    try:
+        summary = run_study(load_study_config(config), out)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    typer.echo(f"Report: {summary['report']}")
+
+
+@app.command()
+def flops(
+    model_config: Path = typer.Option(None, help="A Hugging Face config.json (or the folder holding it)."),
+    prompt_tokens: int = typer.Option(0, min=0, help="Prompt length P."),
+    generated_tokens: int = typer.Option(0, min=0, help="Generated length G."),
+    lengths: Path = typer.Option(None, help="CSV/JSONL of many (prompt_tokens, generated_tokens) rows: prints totals."),
+    convention: str = typer.Option("paper", help="paper | exact | 6nd"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """FLOPs of one training step on a P+G sample and of inference (prefill P, then G decode steps)."""
+    from . import flops as F
+
+    if model_config is None:
+        _fail("--model-config is required")
+    if convention not in F.CONVENTIONS:
+        _fail(f"--convention must be one of {', '.join(F.CONVENTIONS)}, got {convention!r}")
+    try:
+        arch = F.Architecture.from_config(model_config)
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        _fail(f"{model_config}: {e}")
+    rows = [(prompt_tokens, generated_tokens)]
+    if lengths is not None:
+        rows = _read_lengths(lengths)
+    train = sum(F.train_flops(arch, [p + g], convention) for p, g in rows)
+    infer = sum(F.inference_flops(arch, p, g, convention) for p, g in rows)
+    out = {
+        "convention": convention, "parameters": arch.parameters,
+        "non_embedding_parameters": arch.non_embedding_parameters, "active_parameters": arch.active_parameters,
+        "samples": len(rows), "train_flops": train, "inference_flops": infer,
+    }
+    if as_json:
+        typer.echo(json.dumps(out))
+    else:
+        for k, v in out.items():
+            typer.echo(f"{k:>26}: {v:.4g}" if isinstance(v, float) else f"{k:>26}: {v}")
+
+
+def _read_lengths(path: Path) -> list[tuple[int, int]]:
+    import pandas as pd
+
+    if not path.exists():
+        _fail(f"{path}: no such file")
+    df = pd.read_json(path, lines=True) if path.suffix == ".jsonl" else pd.read_csv(path)
+    for col in ("prompt_tokens", "generated_tokens"):
+        if col not in df.columns:
+            _fail(f"{path}: missing column {col!r}")
+    bad = df[(df.prompt_tokens < 0) | (df.generated_tokens < 0)]
+    if len(bad):
+        _fail(f"{path}: negative token count on row {int(bad.index[0]) + 1}")
+    return [(int(p), int(g)) for p, g in zip(df.prompt_tokens, df.generated_tokens)]
+
+
+@app.command()
+def analyze(
+    source: Path = typer.Argument(..., help="A study directory, or a results CSV/Parquet in the results schema."),
+    out: Path = typer.Option(None, help="Where to write the report (default: <study>/report)."),
+    as_json: bool = typer.Option(False, "--json", help="Print frontiers and verdicts as JSON."),
+) -> None:
+    """Frontiers, verdicts and the HTML report from a results table."""
+    import pandas as pd
+
+    from .analysis import analyze as run_analysis
+    from .analysis import write_report
+
+    table = source / "results.parquet" if source.is_dir() else source
+    if not table.exists():
+        _fail(f"{table}: no results table (run the study first, or pass a results CSV)")
+    try:
+        results = pd.read_parquet(table) if table.suffix == ".parquet" else pd.read_csv(table)
+        summary = run_analysis(results)
+        report = write_report(results, out or (source / "report" if source.is_dir() else table.parent / "report"),
+                              title=f"Scale or reason? — {source.name}")
+    except (ValueError, KeyError) as e:
+        _fail(f"{table}: {e}")
+    if as_json:
+        typer.echo(json.dumps([{"family": f["family"], "axis": f["axis"], "convention": f.get("convention"),
+                                 "frontier": f["points"]} for f in summary["frontiers"]]))
+    else:
+        typer.echo(summary["text"])
+        typer.echo(f"Report: {report}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

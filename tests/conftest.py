@@ -1,0 +1,30 @@
+"""Shared fixtures: a tiny tokenizer and pair set, built locally (no hub, no download)."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+TINY_QWEN3 = {"model_type": "qwen3", "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+              "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 8, "max_position_embeddings": 512,
+              "tie_word_embeddings": True}
+
+
+@pytest.fixture(scope="session")
+def tiny_setup(tmp_path_factory):
+    """(tokenizer_dir, pairs) for a few dozen Math-OE and General-MC prompts."""
+    from scale_or_reason.synthetic.tasks import generate_tasks
+    from scale_or_reason.synthetic.teacher import SyntheticTeacher
+    from scale_or_reason.synthetic.tokenizer import build_tokenizer, save_tokenizer
+    from scale_or_reason.teacher import generate_pairs
+
+    tasks = generate_tasks("Math-OE", 40, split="train") + generate_tasks("General-MC", 40, split="train")
+    pairs = generate_pairs(tasks, SyntheticTeacher())
+    for i, p in enumerate(pairs):
+        p.prompt_id = f"{p.prompt_id}-{i}"
+    corpus = [p.prompt for p in pairs] + [p.reasoning_trace for p in pairs] + ["user assistant"] * 9
+    tdir = save_tokenizer(build_tokenizer(corpus, vocab_size=300), tmp_path_factory.mktemp("tok"))
+    return tdir, pairs

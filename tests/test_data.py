@@ -1,0 +1,58 @@
+"""Arms and the think-aware rendering of training samples."""
+
+import pytest
+
+from scale_or_reason.data import Arm, build_arm, render
+from scale_or_reason.synthetic.tasks import generate_tasks
+from scale_or_reason.synthetic.teacher import SyntheticTeacher
+from scale_or_reason.synthetic.tokenizer import build_tokenizer
+from scale_or_reason.teacher import generate_pairs
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    tasks = generate_tasks("Math-OE", 40, split="train") + generate_tasks("General-MC", 40, split="train")
+    return generate_pairs(tasks, SyntheticTeacher())
+
+
+@pytest.fixture(scope="module")
+def tok(pairs):
+    return build_tokenizer([p.prompt for p in pairs] + [p.reasoning_trace for p in pairs] + ["user assistant"] * 9,
+                           vocab_size=300)
+
+
+def test_arm_parsing():
+    assert Arm.parse("ift") == Arm("ift", 0.0)
+    assert Arm.parse("sequential:0.25").name == "sequential:0.25"
+    assert Arm.parse("mixed:50%").rho == 0.5
+    for bad in ("sequential", "mixed:1.5", "curriculum:0.5", "mixed:abc"):
+        with pytest.raises(ValueError, match="arm"):
+            Arm.parse(bad)
+
+
+def test_arms_have_equal_sample_counts_and_the_same_prompts(pairs):
+    arms = [Arm.parse(a) for a in ("ift", "reasoning", "sequential:0.25", "mixed:0.75")]
+    built = {a.name: build_arm(pairs, a, 64, seed=0) for a in arms}
+    assert {len(v) for v in built.values()} == {64}
+    ids = {a: sorted(p.prompt_id for p, _ in v) for a, v in built.items()}
+    assert all(v == ids["ift"] for v in ids.values())
+    seq = [f for _, f in built["sequential:0.25"]]
+    assert seq == ["ift"] * 48 + ["reasoning"] * 16
+    assert [f for _, f in built["mixed:0.75"]].count("reasoning") == 48
+    # sequential:0 is the IFT arm and sequential:1 the reasoning arm, sample for sample
+    assert build_arm(pairs, Arm.parse("sequential:0"), 64) == built["ift"]
+    assert build_arm(pairs, Arm.parse("sequential:1"), 64) == built["reasoning"]
+    with pytest.raises(ValueError, match="asks for 999"):
+        build_arm(pairs, arms[0], 999)
+
+
+def test_ift_and_reasoning_renderings_differ_only_in_the_reasoning_text(pairs, tok):
+    for pair in pairs:
+        p_ift, c_ift = render(tok, pair, "ift")
+        p_rsn, c_rsn = render(tok, pair, "reasoning")
+        assert (p_rsn + c_rsn).replace(pair.reasoning_trace, "", 1) == p_ift + c_ift
+        # the IFT's empty think block is in the prompt (no loss), the reasoning trace is in the completion
+        assert p_ift.endswith("<think>\n\n</think>\n\n") and c_rsn.startswith("<think>\n")
+        assert c_ift.endswith(tok.eos_token) and c_rsn.endswith(tok.eos_token)
+    with pytest.raises(ValueError, match=pairs[0].prompt_id):
+        render(tok, pairs[0], "cot")

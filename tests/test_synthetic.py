@@ -1,0 +1,99 @@
+"""Synthetic families, the programmatic teacher and the local tokenizer."""
+
+import statistics
+
+import pytest
+
+from scale_or_reason.records import FAMILIES
+from scale_or_reason.synthetic.tasks import baseline_accuracy, generate_tasks, world
+from scale_or_reason.synthetic.teacher import SyntheticTeacher
+from scale_or_reason.synthetic.tokenizer import build_tokenizer
+
+
+@pytest.fixture(scope="module")
+def tok():
+    t = SyntheticTeacher()
+    corpus = []
+    for fam in FAMILIES:
+        for task in generate_tasks(fam, 200, split="train", seed=5):
+            on = t.answer(task, enable_thinking=True)
+            corpus += [task.prompt, on.trace, on.answer]
+    return build_tokenizer(corpus + ["user assistant"] * 20, vocab_size=400)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_train_and_test_prompts_are_disjoint_and_deterministic(family):
+    train = generate_tasks(family, 400, split="train", seed=0)
+    test = generate_tasks(family, 100, split="test", seed=0)
+    assert not {t.prompt for t in train} & {t.prompt for t in test}
+    assert [t.prompt for t in generate_tasks(family, 50, split="train", seed=0)] == [t.prompt for t in train[:50]]
+    assert len({t.prompt for t in test}) == len(test)  # test prompts are distinct
+    assert all("\\boxed{}" in t.prompt for t in train)
+
+
+def test_general_facts_are_seen_in_training():
+    train = generate_tasks("General-OE", 1500, split="train", seed=0)
+    test = generate_tasks("General-OE", 100, split="test", seed=0)
+    seen = {(t.entity, t.attribute) for t in train}
+    assert all((t.entity, t.attribute) in seen for t in test)
+    w = world()
+    assert all(t.reference == w[t.entity][t.attribute] for t in test)
+
+
+def test_math_references_are_right():
+    for t in generate_tasks("Math-OE", 200, split="train", seed=3):
+        assert int(t.reference) == eval(" ".join(t.prompt.splitlines()[-1].removeprefix("What is ").rstrip("?").split()))
+
+
+def test_mc_baseline_is_chance_on_balanced_test_sets():
+    test = generate_tasks("Math-MC", 100, split="test", seed=0)
+    assert baseline_accuracy(test) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="unknown family"):
+        generate_tasks("Law-MC", 3, split="train")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_teacher_toggle_changes_only_the_trace(family):
+    teacher = SyntheticTeacher()
+    for task in generate_tasks(family, 20, split="train", seed=1):
+        off = teacher.answer(task, enable_thinking=False)
+        on = teacher.answer(task, enable_thinking=True)
+        assert off.trace == "" and on.trace
+        assert off.answer == on.answer and f"\\boxed{{{task.reference}}}" in off.answer
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_reasoning_is_5_to_20x_longer_in_tokens(tok, family):
+    teacher = SyntheticTeacher()
+    ratios = []
+    for task in generate_tasks(family, 100, split="train", seed=2):
+        off = teacher.answer(task, enable_thinking=False)
+        on = teacher.answer(task, enable_thinking=True)
+        n_ift = len(tok(off.answer)["input_ids"])
+        n_rsn = len(tok(on.trace)["input_ids"]) + len(tok(on.answer)["input_ids"])
+        ratios.append(n_rsn / n_ift)
+    assert 5 <= statistics.mean(ratios) <= 20
+
+
+def test_tokenizer_round_trips_and_splits_digits(tok, tmp_path):
+    from transformers import AutoTokenizer
+
+    text = "What is 123 + 45?\nThe answer is \\boxed{168}."
+    tok.save_pretrained(tmp_path)
+    again = AutoTokenizer.from_pretrained(tmp_path)
+    ids = again(text)["input_ids"]
+    assert again.decode(ids) == text
+    pieces = again.convert_ids_to_tokens(ids)
+    assert all(len(p.strip("▁")) <= 1 for p in pieces if any(c.isdigit() for c in p))
+
+
+def test_chat_template_follows_qwen3_enable_thinking(tok):
+    msgs = [{"role": "user", "content": "What is 2 + 2?"}]
+    off = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, enable_thinking=False)
+    on = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, enable_thinking=True)
+    assert off.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert on.endswith("<|im_start|>assistant\n")
+    ift = tok.apply_chat_template(msgs + [{"role": "assistant", "content": "A", "reasoning_content": ""}], tokenize=False)
+    rsn = tok.apply_chat_template(msgs + [{"role": "assistant", "content": "A", "reasoning_content": "2+2=4"}],
+                                  tokenize=False)
+    assert rsn.replace("2+2=4", "", 1) == ift
