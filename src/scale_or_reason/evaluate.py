@@ -17,7 +17,6 @@ Example::
 
 from __future__ import annotations
 
-import math
 import re
 import string
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from .flops import Architecture, inference_flops
+from .util import wilson_interval  # noqa: F401  (re-exported: graders and intervals live together for users)
 
 
 @dataclass
@@ -96,17 +96,6 @@ def grade(family: str, response: str, reference: str) -> tuple[bool, str | None]
     if family.startswith("Math"):
         return _math_equal(extracted, reference), extracted
     return _norm(extracted) == _norm(reference), extracted
-
-
-def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion k/n."""
-    if n == 0:
-        return (float("nan"), float("nan"))
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def evaluate_run(run_dir: Path, tasks: list[Any], *, enable_thinking: bool, cfg: EvalConfig) -> pd.DataFrame:

@@ -13,10 +13,6 @@ Example::
 from __future__ import annotations
 
 import math
-import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from scale_or_reason.records import FAMILIES
+from scale_or_reason.util import atomic_path, wilson_interval
+
 
 IFT = "ift"
 REASONING = "reasoning"
@@ -80,16 +78,11 @@ def finite(x: Any) -> bool:
     return _finite(x)
 
 
-def wilson(successes: float, n: float, z: float = 1.959963984540054) -> tuple[float, float]:
+def wilson(successes: float, n: float) -> tuple[float, float]:
     """95% Wilson score interval for ``successes`` out of ``n`` (NaN, NaN when ``n`` is not positive)."""
     if not _finite(n) or n <= 0 or not _finite(successes):
         return (math.nan, math.nan)
-    p = min(max(successes / n, 0.0), 1.0)
-    z2 = z * z
-    denom = 1.0 + z2 / n
-    centre = (p + z2 / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    return wilson_interval(min(max(float(successes), 0.0), float(n)), float(n))
 
 
 def fmt_pct(x: Any, digits: int = 1) -> str:
@@ -141,21 +134,6 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     return str(obj)
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a fresh name (not mkstemp) so the writer creates the file with the usual umask permissions
-    tmp_path = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
