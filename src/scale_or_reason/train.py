@@ -78,6 +78,11 @@ class TrainConfig:
     """Seed of weight initialisation and data order."""
     threads: int | None = None
     """CPU threads for torch (None: torch's default)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass (TRL's default is True: ~2x slower steps, less memory)."""
+    bf16: bool | None = None
+    """bf16 mixed precision; None = on for CUDA devices with bf16, off on CPU (TRL turns it on everywhere,
+    and CPU autocast to bf16 is slower than fp32 for small models)."""
 
 
 def wsd_multiplier(step: int, total: int, warmup: int, decay: int, floor: float) -> float:
@@ -110,7 +115,7 @@ def run_key(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSample, 
     """Deterministic key of a run: everything that defines the work."""
     order = [(p.prompt_id, f) for p, f in samples]
     return stable_hash({"spec": asdict(spec), "arm": arm_name, "order": stable_hash(order, 32),
-                        "cfg": {k: v for k, v in asdict(cfg).items() if k != "threads"}, "tok": tokenizer_id})
+                        "cfg": {k: v for k, v in asdict(cfg).items() if k not in ("threads",)}, "tok": tokenizer_id})
 
 
 def build_model(spec: StudentSpec, seed: int, tokenizer: Any = None):
@@ -201,6 +206,8 @@ def train_student(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSa
         dataloader_num_workers=0,
         disable_tqdm=False,
         use_cpu=not torch.cuda.is_available(),
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        bf16=cfg.bf16 if cfg.bf16 is not None else bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported()),
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tok,
                          optimizers=(optimizer, scheduler), callbacks=[_Log()])
