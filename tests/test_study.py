@@ -95,3 +95,20 @@ def test_cli_demo_rerun_prints_report_path_and_flops_json(study):
     fronts = json.loads(res.stdout)
     assert {(f["family"], f["axis"]) for f in fronts} == {(f, a) for f in FAMILIES
                                                          for a in ("train_flops", "inference_flops")}
+
+
+def test_study_ledger_recomputes_the_recorded_training_flops(study):
+    out, _ = study
+    res = CliRunner().invoke(app, ["flops", "--study", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["run"]: r for r in json.loads(res.stdout)}
+    assert len(rows) == 8 and all(r["convention"] == "paper" for r in rows.values())
+    for name, r in rows.items():
+        ledger = json.loads((out / "runs" / name / "ledger.json").read_text())
+        assert r["training"] == pytest.approx(ledger["train_flops"])
+        answers = pd.read_parquet(out / "answers" / f"{name}.parquet")
+        assert r["evaluation"] == pytest.approx(answers.inference_flops.sum())
+        assert r["teacher"] == 0.0  # the programmatic teacher runs no model
+    exact = json.loads(CliRunner().invoke(app, ["flops", "--study", str(out), "--convention", "exact",
+                                               "--json"]).stdout)
+    assert all(r["convention"] == "exact" and r["training"] > 0 for r in exact)

@@ -64,16 +64,31 @@ def flops(
     prompt_tokens: int = typer.Option(0, min=0, help="Prompt length P."),
     generated_tokens: int = typer.Option(0, min=0, help="Generated length G."),
     lengths: Path = typer.Option(None, help="CSV/JSONL of many (prompt_tokens, generated_tokens) rows: prints totals."),
+    study: Path = typer.Option(None, help="A study directory: print each run's ledger (training, evaluation, teacher)."),
     convention: str = typer.Option("paper", help="paper | exact | 6nd"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """FLOPs of one training step on a P+G sample and of inference (prefill P, then G decode steps)."""
     from . import flops as F
 
-    if model_config is None:
-        _fail("--model-config is required")
     if convention not in F.CONVENTIONS:
         _fail(f"--convention must be one of {', '.join(F.CONVENTIONS)}, got {convention!r}")
+    if study is not None:
+        from .study import study_ledgers
+
+        try:
+            rows = study_ledgers(study, convention)
+        except (FileNotFoundError, ValueError) as e:
+            _fail(str(e))
+        if as_json:
+            typer.echo(json.dumps(rows))
+        else:
+            for r in rows:
+                typer.echo(f"{r['run']:<24} {convention}: training {r['training']:.4g}  "
+                           f"evaluation {r['evaluation']:.4g}  teacher {r['teacher']:.4g}")
+        return
+    if model_config is None:
+        _fail("--model-config or --study is required")
     try:
         arch = F.Architecture.from_config(model_config)
     except (ValueError, FileNotFoundError, KeyError) as e:

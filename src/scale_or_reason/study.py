@@ -336,3 +336,32 @@ def _token_ratios(pairs: list[PairedSample]) -> dict[str, float]:
 def run_demo(out: str | Path = "sor-study", profile: str = "default") -> dict[str, Any]:
     """``sor demo``: the embedded study of ``profile`` into ``out``."""
     return run_study(load_study_config(profile), out)
+
+
+def study_ledgers(study_dir: str | Path, convention: str = "paper") -> list[dict[str, Any]]:
+    """The three-number FLOPs ledger (training, evaluation inference, teacher) of every run of a study.
+
+    Recomputed under ``convention`` from the token lengths the study recorded (``order.jsonl`` for
+    training, ``answers/*.parquet`` for evaluation), so any convention can be asked for after the fact.
+    The embedded programmatic teacher runs no model: its generation costs 0 FLOPs.
+    """
+    from .flops import Architecture, FlopsLedger
+
+    study_dir = Path(study_dir)
+    runs = sorted(p.parent for p in study_dir.glob("runs/*/DONE.json"))
+    if not runs:
+        raise FileNotFoundError(f"{study_dir}: no finished runs under runs/")
+    out = []
+    for run in runs:
+        arch = Architecture.from_config(run / "config.json")
+        ledger = read_json(run / "ledger.json")
+        lengths = [json.loads(line)["tokens"] for line in (run / "order.jsonl").read_text().splitlines()]
+        book = FlopsLedger(convention)
+        for _ in range(int(ledger.get("epochs", 1))):
+            book.add_training(arch, lengths)
+        answers = study_dir / "answers" / f"{run.name}.parquet"
+        if answers.exists():
+            df = pd.read_parquet(answers, columns=["prompt_tokens", "generated_tokens"])
+            book.add_evaluation(arch, df.prompt_tokens.tolist(), df.generated_tokens.tolist())
+        out.append({"run": run.name, "student": ledger["student"], "arm": ledger["arm"], **book.to_dict()})
+    return out
