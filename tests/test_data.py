@@ -56,3 +56,13 @@ def test_ift_and_reasoning_renderings_differ_only_in_the_reasoning_text(pairs, t
         assert c_ift.endswith(tok.eos_token) and c_rsn.endswith(tok.eos_token)
     with pytest.raises(ValueError, match=pairs[0].prompt_id):
         render(tok, pairs[0], "cot")
+
+
+def test_empty_think_in_completion_keeps_the_same_text(pairs, tok):
+    for pair in pairs[:10]:
+        a = render(tok, pair, "ift", empty_think="prompt")
+        b = render(tok, pair, "ift", empty_think="completion")
+        assert a[0] + a[1] == b[0] + b[1]
+        assert b[1].startswith("<think>\n\n</think>\n\n") and b[0].endswith("<|im_start|>assistant\n")
+        # with the block in the completion, the IFT and reasoning prompts are the same string
+        assert b[0] == render(tok, pair, "reasoning")[0]

@@ -55,3 +55,93 @@ def test_train_ledger_checkpoint_and_rerun(tiny_setup, tmp_path):
     mtime = (run / "model.safetensors").stat().st_mtime_ns
     again = train_student(spec, "reasoning", samples, tdir, run, cfg, tokenizer_id="x")
     assert again == ledger and (run / "model.safetensors").stat().st_mtime_ns == mtime
+
+
+def _ledger_rows(run):
+    return [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+
+
+def test_gradient_accumulation_4x8_equals_1x32(tiny_setup, tmp_path):
+    tdir, pairs = tiny_setup
+    samples = build_arm(pairs, Arm.parse("ift"), 64)
+    spec = StudentSpec(name="t", config=TINY_QWEN3)
+    losses = {}
+    for micro in (8, 32):
+        cfg = TrainConfig(learning_rate=3e-3, batch_size=32, micro_batch_size=micro, tensorboard=False)
+        train_student(spec, "ift", samples, tdir, tmp_path / f"m{micro}", cfg)
+        losses[micro] = [r["loss"] for r in _ledger_rows(tmp_path / f"m{micro}")]
+    assert len(losses[8]) == len(losses[32]) == 2
+    assert losses[8] == pytest.approx(losses[32], rel=1e-3)
+
+
+def test_ledger_tokens_equal_the_dataloaders_non_pad_tokens(tiny_setup, tmp_path):
+    from scale_or_reason.train import make_trainer
+
+    tdir, pairs = tiny_setup
+    samples = build_arm(pairs, Arm.parse("sequential:0.5"), 64)
+    cfg = TrainConfig(batch_size=32, micro_batch_size=16, tensorboard=False)
+    trainer, _ = make_trainer(StudentSpec(name="t", config=TINY_QWEN3), "sequential:0.5", samples, tdir,
+                              tmp_path / "probe", cfg)
+    seen = [int(b["attention_mask"].sum()) for b in trainer.get_train_dataloader()]
+    ledger = train_student(StudentSpec(name="t", config=TINY_QWEN3), "sequential:0.5", samples, tdir,
+                           tmp_path / "run", cfg)
+    rows = _ledger_rows(tmp_path / "run")
+    assert ledger["tokens"] == sum(seen)
+    assert [r["tokens"] for r in rows] == [seen[0] + seen[1], seen[2] + seen[3]]
+    assert [r["samples"] for r in rows] == [32, 32]
+
+
+def test_killed_run_resumes_to_the_same_weights_and_ledger(tiny_setup, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+    from transformers import TrainerCallback
+
+    tdir, pairs = tiny_setup
+    samples = build_arm(pairs, Arm.parse("reasoning"), 80)
+    spec = StudentSpec(name="t", config=TINY_QWEN3)
+    cfg = TrainConfig(learning_rate=3e-3, batch_size=16, micro_batch_size=16, save_steps=2, tensorboard=False)
+
+    class Kill(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 3:
+                raise KeyboardInterrupt("killed")
+
+    whole = train_student(spec, "reasoning", samples, tdir, tmp_path / "whole", cfg)
+    with pytest.raises(KeyboardInterrupt):
+        train_student(spec, "reasoning", samples, tdir, tmp_path / "cut", cfg, callbacks=[Kill()])
+    assert not (tmp_path / "cut" / "DONE.json").exists()
+    assert (tmp_path / "cut" / "trainer" / "checkpoint-2").exists()
+    resumed = train_student(spec, "reasoning", samples, tdir, tmp_path / "cut", cfg)
+    a = load_file(tmp_path / "whole" / "model.safetensors")
+    b = load_file(tmp_path / "cut" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+    ra, rb = _ledger_rows(tmp_path / "whole"), _ledger_rows(tmp_path / "cut")
+    assert [r["step"] for r in rb] == [1, 2, 3, 4, 5]
+    assert [r["tokens"] for r in ra] == [r["tokens"] for r in rb]
+    assert resumed["train_flops"] == pytest.approx(whole["train_flops"])
+    assert [r["loss"] for r in ra] == pytest.approx([r["loss"] for r in rb], rel=1e-4)
+
+
+def test_lora_run_counts_frozen_weights_without_weight_gradients(tiny_setup, tmp_path):
+    from scale_or_reason.flops import LoRA
+
+    tdir, pairs = tiny_setup
+    samples = build_arm(pairs, Arm.parse("ift"), 32)
+    spec = StudentSpec(name="t", config=TINY_QWEN3)
+    full = train_student(spec, "ift", samples, tdir, tmp_path / "full", TrainConfig(tensorboard=False))
+    lora = train_student(spec, "ift", samples, tdir, tmp_path / "lora", TrainConfig(lora_rank=4, tensorboard=False))
+    assert (tmp_path / "lora" / "adapter" / "adapter_model.safetensors").exists()
+    assert lora["train_flops"] < full["train_flops"]
+    arch = Architecture.from_config(tmp_path / "lora" / "config.json")
+    lengths = [json.loads(x)["tokens"] for x in (tmp_path / "lora" / "order.jsonl").read_text().splitlines()]
+    assert lora["train_flops"] == pytest.approx(train_flops(arch, lengths, lora=LoRA(4, tuple(TrainConfig().lora_targets))))
+
+
+def test_padding_free_is_refused_without_flash_attention(tiny_setup, tmp_path):
+    tdir, pairs = tiny_setup
+    samples = build_arm(pairs, Arm.parse("ift"), 32)
+    with pytest.raises(ValueError, match="padding_free needs a flash-attention kernel"):
+        train_student(StudentSpec(name="t", config=TINY_QWEN3), "ift", samples, tdir, tmp_path / "r",
+                      TrainConfig(padding_free=True))

@@ -79,13 +79,30 @@ def build_arm(pairs: list[PairedSample], arm: Arm, n_samples: int, seed: int = 0
     return samples
 
 
-def render(tokenizer: Any, pair: PairedSample, fmt: str) -> tuple[str, str]:
-    """(prompt, completion) text for ``pair`` in ``fmt``; the loss goes on the completion only."""
+EMPTY_THINK = "<think>\n\n</think>\n\n"
+"""What a Qwen3 hybrid model emits before its answer with reasoning off."""
+
+
+def render(tokenizer: Any, pair: PairedSample, fmt: str, empty_think: str = "prompt") -> tuple[str, str]:
+    """(prompt, completion) text for ``pair`` in ``fmt``; the loss goes on the completion only.
+
+    ``empty_think`` places the empty think block of an IFT sample: ``"prompt"`` (no loss; the student
+    is evaluated with reasoning off, which puts it in the prompt again) or ``"completion"`` (with loss;
+    used by curricula, whose students choose at inference whether to think). The full text
+    (prompt + completion) is the same either way.
+    """
     messages = [{"role": "user", "content": pair.prompt}]
+    if empty_think not in ("prompt", "completion"):
+        raise ValueError(f"empty_think must be 'prompt' or 'completion', got {empty_think!r}")
     if fmt == "ift":
         prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
                                                enable_thinking=False)
         completion = pair.ift_answer
+        if empty_think == "completion":
+            if not prompt.endswith(EMPTY_THINK):
+                raise ValueError(f"prompt {pair.prompt_id}: the chat template's reasoning-off prompt does not end "
+                                 "with an empty think block")
+            prompt, completion = prompt[: -len(EMPTY_THINK)], EMPTY_THINK + completion
     elif fmt == "reasoning":
         prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
                                                enable_thinking=True)

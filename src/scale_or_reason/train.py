@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .flops import Architecture, train_flops
+from .flops import LoRA, Architecture, train_flops
 from .records import PairedSample
 from .util import read_json, stable_hash, write_json
 
@@ -83,6 +83,23 @@ class TrainConfig:
     bf16: bool | None = None
     """bf16 mixed precision; None = on for CUDA devices with bf16, off on CPU (TRL turns it on everywhere,
     and CPU autocast to bf16 is slower than fp32 for small models)."""
+    save_steps: int = 0
+    """Save a resumable checkpoint every this many optimiser steps (0: only the final weights). A killed
+    run restarted with the same settings resumes from its last checkpoint."""
+    padding_free: bool = False
+    """Flatten each micro-batch into one row without padding (TRL ``padding_free``). Only correct with
+    attention kernels that honour per-sample boundaries (flash-attention); refused otherwise."""
+    attn_implementation: str | None = None
+    """Attention kernel of a student built from config (None: transformers' default, ``sdpa``)."""
+    lora_rank: int = 0
+    """LoRA rank (0: full fine-tuning). Needs ``peft``; FLOPs count frozen weights without weight gradients."""
+    lora_alpha: int = 16
+    """LoRA scaling numerator."""
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
+                                                            "gate_proj", "up_proj", "down_proj"])
+    """Module names LoRA adapts."""
+    tensorboard: bool = True
+    """Also log loss, learning rate, tokens and cumulative FLOPs per step to ``<run>/tensorboard``."""
 
 
 def wsd_multiplier(step: int, total: int, warmup: int, decay: int, floor: float) -> float:
@@ -118,7 +135,7 @@ def run_key(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSample, 
                         "cfg": {k: v for k, v in asdict(cfg).items() if k not in ("threads",)}, "tok": tokenizer_id})
 
 
-def build_model(spec: StudentSpec, seed: int, tokenizer: Any = None):
+def build_model(spec: StudentSpec, seed: int, tokenizer: Any = None, attn_implementation: str | None = None):
     """Instantiate the student: from its config with seeded random weights, or from ``pretrained``.
 
     Built from config, the vocabulary and special-token ids come from ``tokenizer`` (a config's
@@ -128,11 +145,14 @@ def build_model(spec: StudentSpec, seed: int, tokenizer: Any = None):
 
     torch.manual_seed(seed)
     if spec.pretrained:
-        return AutoModelForCausalLM.from_pretrained(spec.pretrained, dtype=torch.float32)
+        kw = {"attn_implementation": attn_implementation} if attn_implementation else {}
+        return AutoModelForCausalLM.from_pretrained(spec.pretrained, dtype=torch.float32, **kw)
     cfg = dict(spec.config)
     model_type = cfg.pop("model_type", None)
     if model_type is None:
         raise ValueError(f"student {spec.name}: config has no 'model_type'")
+    if attn_implementation:
+        cfg.setdefault("attn_implementation", attn_implementation)
     if tokenizer is not None:
         cfg.setdefault("vocab_size", len(tokenizer))
         cfg.setdefault("eos_token_id", tokenizer.eos_token_id)
@@ -142,18 +162,27 @@ def build_model(spec: StudentSpec, seed: int, tokenizer: Any = None):
     return AutoModelForCausalLM.from_config(config, dtype=torch.float32)
 
 
-def train_student(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSample, str]], tokenizer_dir: Path,
-                  run_dir: Path, cfg: TrainConfig, *, tokenizer_id: str = "") -> dict[str, Any]:
-    """Train ``spec`` on ``samples`` (``(pair, format)`` in order) into ``run_dir``; returns the ledger.
+def _sample_lengths(inputs: dict[str, Any]) -> list[int]:
+    """Per-sample token counts of one micro-batch, as the model sees it (no padding)."""
+    if "attention_mask" in inputs and inputs["attention_mask"] is not None:
+        return [int(x) for x in inputs["attention_mask"].sum(dim=1).tolist()]
+    pos = inputs["position_ids"].reshape(-1).tolist()  # padding-free: samples restart at position 0
+    starts = [i for i, p in enumerate(pos) if p == 0] + [len(pos)]
+    return [b - a for a, b in zip(starts, starts[1:])]
 
-    A finished run with the same key is not redone: its ledger is returned as is.
+
+def _lora(cfg: TrainConfig) -> LoRA | None:
+    return LoRA(cfg.lora_rank, tuple(cfg.lora_targets)) if cfg.lora_rank > 0 else None
+
+
+def make_trainer(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSample, str]], tokenizer_dir: Path,
+                 run_dir: Path, cfg: TrainConfig, *, callbacks: list | None = None, empty_think: str | None = None):
+    """Build the ``SFTTrainer`` of one run, and its step ledger; returns ``(trainer, ledger_callback)``.
+
+    The trainer consumes the arm's samples in order (sequential sampler) with a global batch of
+    ``cfg.batch_size`` samples; the ledger callback records, per optimiser step, the samples and
+    tokens the model actually received (read from each micro-batch) and their FLOPs.
     """
-    run_dir = Path(run_dir)
-    key = run_key(spec, arm_name, samples, cfg, tokenizer_id)
-    done = run_dir / "DONE.json"
-    if done.exists() and read_json(done).get("key") == key:
-        return read_json(run_dir / "ledger.json")
-
     import datasets
     import torch
     from datasets import Dataset
@@ -164,95 +193,178 @@ def train_student(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSa
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if cfg.batch_size % cfg.micro_batch_size:
+        raise ValueError(f"batch_size {cfg.batch_size} is not a multiple of micro_batch_size {cfg.micro_batch_size}")
     datasets.disable_progress_bars()  # the per-map bars of SFTTrainer's preprocessing drown the study's progress
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    think = empty_think or ("prompt" if arm_name == "ift" else "completion")
     rows = []
     for pair, fmt in samples:
-        prompt, completion = render(tok, pair, fmt)
+        prompt, completion = render(tok, pair, fmt, empty_think=think)
         rows.append({"prompt": prompt, "completion": completion})
-    dataset = Dataset.from_list(rows)
-    model = build_model(spec, cfg.seed, tok)
-    fmt_lr = "ift" if arm_name != "reasoning" else "reasoning"
-    lr = spec.learning_rate.get(fmt_lr, cfg.learning_rate)
-    accum = max(1, cfg.batch_size // cfg.micro_batch_size)
-    steps = math.ceil(len(samples) * cfg.epochs / (cfg.micro_batch_size * accum))
-    warmup, decay = schedule_lengths(steps, cfg)
+    model = build_model(spec, cfg.seed, tok, cfg.attn_implementation)
+    if cfg.padding_free and "flash" not in str(model.config._attn_implementation):
+        raise ValueError(f"run {Path(run_dir).name}: padding_free needs a flash-attention kernel "
+                         f"(got {model.config._attn_implementation!r}); samples would attend across each other")
+    peft_config = None
+    if cfg.lora_rank > 0:
+        from peft import LoraConfig
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay,
-                                  fused=torch.cuda.is_available())
+        peft_config = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, target_modules=list(cfg.lora_targets),
+                                 task_type="CAUSAL_LM")
+        from peft import get_peft_model
+
+        model = get_peft_model(model, peft_config)
+    arch = Architecture.from_config(model.config)
+    fmt_lr = "reasoning" if arm_name == "reasoning" else "ift"
+    lr = spec.learning_rate.get(fmt_lr, cfg.learning_rate)
+    accum = cfg.batch_size // cfg.micro_batch_size
+    steps = math.ceil(len(samples) * cfg.epochs / cfg.batch_size)
+    warmup, decay = schedule_lengths(steps, cfg)
+    params = [p for p in model.parameters() if p.requires_grad]
+    # fused AdamW runs on CPU and CUDA in torch >= 2.4
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: wsd_multiplier(s, steps, warmup, decay, cfg.min_lr_ratio))
+    lora = _lora(cfg)
+    log_path = Path(run_dir) / "train_log.jsonl"
 
-    log: list[dict[str, Any]] = []
+    class StepLedger(TrainerCallback):
+        """Writes one ``train_log.jsonl`` row per optimiser step: samples, tokens, loss, LR, FLOPs."""
 
-    class _Log(TrainerCallback):
+        def __init__(self) -> None:
+            self.pending: list[int] = []
+            self.rows: list[dict[str, Any]] = []
+            self.writer = None
+
+        def on_train_begin(self, args, state, control, **kw):
+            # On resume, keep the rows of the steps the checkpoint holds and continue after them.
+            kept = []
+            if log_path.exists() and state.global_step > 0:
+                kept = [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()]
+                kept = [r for r in kept if r["step"] <= state.global_step]
+            self.rows = kept
+            log_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+            if cfg.tensorboard:
+                try:
+                    from torch.utils.tensorboard import SummaryWriter
+
+                    self.writer = SummaryWriter(str(Path(run_dir) / "tensorboard"))
+                except ImportError:  # tensorboard not installed: the JSONL ledger is the record
+                    self.writer = None
+
         def on_log(self, args, state, control, logs=None, **kw):
-            if logs and "loss" in logs:
-                log.append({"step": state.global_step, "loss": float(logs["loss"]),
-                            "learning_rate": float(logs.get("learning_rate", float("nan")))})
+            if not logs or "loss" not in logs or not self.pending:
+                return
+            lengths, self.pending = self.pending, []
+            flops = train_flops(arch, lengths, lora=lora)
+            cum = (self.rows[-1]["cumulative_flops"] if self.rows else 0.0) + flops
+            row = {"step": state.global_step, "samples": len(lengths), "tokens": sum(lengths),
+                   "loss": float(logs["loss"]), "learning_rate": float(logs.get("learning_rate", float("nan"))),
+                   "flops": flops, "cumulative_flops": cum, "convention": "paper"}
+            self.rows.append(row)
+            with open(log_path, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            if self.writer is not None:
+                for k in ("loss", "learning_rate", "tokens", "cumulative_flops"):
+                    self.writer.add_scalar(f"train/{k}", row[k], state.global_step)
+
+        def on_train_end(self, args, state, control, **kw):
+            if self.writer is not None:
+                self.writer.close()
+
+    ledger_cb = StepLedger()
+
+    class LedgerTrainer(SFTTrainer):
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            ledger_cb.pending.extend(_sample_lengths(inputs))
+            return super().training_step(model, inputs, num_items_in_batch)
 
     args = SFTConfig(
-        output_dir=str(run_dir / "trainer"),
+        output_dir=str(Path(run_dir) / "trainer"),
         per_device_train_batch_size=cfg.micro_batch_size,
         gradient_accumulation_steps=accum,
         num_train_epochs=cfg.epochs,
         max_length=cfg.max_length,
         logging_steps=1,
-        save_strategy="no",
+        save_strategy="steps" if cfg.save_steps > 0 else "no",
+        save_steps=cfg.save_steps if cfg.save_steps > 0 else 500,
+        save_total_limit=1,
         report_to="none",
         seed=cfg.seed,
         data_seed=cfg.seed,
         train_sampling_strategy="sequential",  # the arm's order is the curriculum
         dataloader_num_workers=0,
-        disable_tqdm=False,
+        padding_free=cfg.padding_free,
         use_cpu=not torch.cuda.is_available(),
         gradient_checkpointing=cfg.gradient_checkpointing,
         bf16=cfg.bf16 if cfg.bf16 is not None else bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported()),
     )
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tok,
-                         optimizers=(optimizer, scheduler), callbacks=[_Log()])
-    # Lengths exactly as the dataloader will see them (after truncation), in training order.
+    trainer = LedgerTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+                            optimizers=(optimizer, scheduler), callbacks=[ledger_cb, *(callbacks or [])])
     if len(trainer.train_dataset) != len(samples):
-        raise RuntimeError(f"run {run_dir.name}: the trainer kept {len(trainer.train_dataset)} of {len(samples)} "
-                           "samples (fully masked or empty completions?); arms must have equal sample counts")
-    ids = trainer.train_dataset["input_ids"]
-    lengths = [len(x) for x in ids]
-    completion_tokens = [sum(1 for y in lab if y != -100) for lab in trainer.train_dataset["labels"]]
-    t0 = time.time()
-    trainer.train()
-    wall = time.time() - t0
-    # model.save_pretrained, not trainer.save_model: the latter also pickles training_args.bin.
-    trainer.model.save_pretrained(run_dir, safe_serialization=True)
-    tok.save_pretrained(run_dir)
-    write_json(run_dir / "train_config.json", {"spec": asdict(spec), "arm": arm_name, "train": asdict(cfg)})
-    shutil.rmtree(run_dir / "trainer", ignore_errors=True)
+        raise RuntimeError(f"run {Path(run_dir).name}: the trainer kept {len(trainer.train_dataset)} of "
+                           f"{len(samples)} samples (fully masked or empty completions?); arms must have equal "
+                           "sample counts")
+    trainer.sor_meta = {"arch": arch, "lr": lr, "steps": steps, "warmup": warmup, "decay": decay, "tokenizer": tok,
+                        "lora": lora}
+    return trainer, ledger_cb
 
-    arch = Architecture.from_config(model.config)
-    per_sample = [train_flops(arch, [n]) for n in lengths]
-    cum = 0.0
-    batch = cfg.micro_batch_size * accum
-    n_samples = len(lengths)
-    with open(run_dir / "train_log.jsonl", "w") as fh:
-        for i, row in enumerate(log):
-            # Step k consumed samples [k*batch, (k+1)*batch) of the (epoch-repeated) sequential order.
-            idx = [j % n_samples for j in range(i * batch, min((i + 1) * batch, n_samples * cfg.epochs))]
-            step_flops = sum(per_sample[j] for j in idx)
-            cum += step_flops
-            row.update(samples=len(idx), tokens=sum(lengths[j] for j in idx),
-                       flops=step_flops, cumulative_flops=cum, convention="paper")
-            fh.write(json.dumps(row) + "\n")
+
+def train_student(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSample, str]], tokenizer_dir: Path,
+                  run_dir: Path, cfg: TrainConfig, *, tokenizer_id: str = "", callbacks: list | None = None,
+                  empty_think: str | None = None) -> dict[str, Any]:
+    """Train ``spec`` on ``samples`` (``(pair, format)`` in order) into ``run_dir``; returns the ledger.
+
+    A finished run with the same key is not redone: its ledger is returned as is. An unfinished one
+    with checkpoints (``cfg.save_steps``) resumes from the last of them.
+    """
+    run_dir = Path(run_dir)
+    key = run_key(spec, arm_name, samples, cfg, tokenizer_id)
+    done = run_dir / "DONE.json"
+    if done.exists() and read_json(done).get("key") == key:
+        return read_json(run_dir / "ledger.json")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = run_dir / "STARTED.json"
+    if started.exists() and read_json(started).get("key") != key:
+        shutil.rmtree(run_dir / "trainer", ignore_errors=True)  # checkpoints of other settings: not resumable
+    write_json(started, {"key": key})
+    trainer, ledger_cb = make_trainer(spec, arm_name, samples, tokenizer_dir, run_dir, cfg, callbacks=callbacks,
+                                      empty_think=empty_think)
+    meta = trainer.sor_meta
+    checkpoints = sorted((run_dir / "trainer").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    t0 = time.time()
+    trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
+    wall = time.time() - t0
+    model = trainer.model
+    if meta["lora"] is not None:
+        model.save_pretrained(run_dir / "adapter")  # the adapter alone (safetensors)
+        model = model.merge_and_unload()  # evaluation loads a plain checkpoint
+    # model.save_pretrained, not trainer.save_model: the latter also pickles training_args.bin.
+    model.save_pretrained(run_dir, safe_serialization=True)
+    meta["tokenizer"].save_pretrained(run_dir)
+    write_json(run_dir / "train_config.json", {"spec": asdict(spec), "arm": arm_name, "train": asdict(cfg)})
+
+    tokenized = trainer.train_dataset
+    lengths = [len(x) for x in tokenized["input_ids"]]
+    completion_tokens = [sum(1 for y in lab if y != -100) for lab in tokenized["labels"]]
     with open(run_dir / "order.jsonl", "w") as fh:
-        for (pair, fmt), n in zip(samples, lengths):
-            fh.write(json.dumps({"prompt_id": pair.prompt_id, "format": fmt, "tokens": n}) + "\n")
+        for (pair, fmt), n, c in zip(samples, lengths, completion_tokens):
+            fh.write(json.dumps({"prompt_id": pair.prompt_id, "format": fmt, "tokens": n,
+                                 "completion_tokens": c}) + "\n")
+    rows = ledger_cb.rows
+    arch = meta["arch"]
     ledger = {
-        "student": spec.name, "arm": arm_name, "samples": n_samples, "epochs": cfg.epochs,
-        "steps": steps, "warmup_steps": warmup, "decay_steps": decay, "peak_lr": lr,
-        "tokens": sum(lengths) * cfg.epochs, "completion_tokens": sum(completion_tokens) * cfg.epochs,
+        "student": spec.name, "arm": arm_name, "samples": len(lengths), "epochs": cfg.epochs,
+        "steps": meta["steps"], "warmup_steps": meta["warmup"], "decay_steps": meta["decay"], "peak_lr": meta["lr"],
+        "tokens": sum(r["tokens"] for r in rows), "completion_tokens": sum(completion_tokens) * cfg.epochs,
         "truncated_samples": sum(1 for n in lengths if n >= cfg.max_length),
-        "train_flops": train_flops(arch, lengths) * cfg.epochs, "convention": "paper",
+        "train_flops": rows[-1]["cumulative_flops"] if rows else 0.0, "convention": "paper",
+        "lora_rank": cfg.lora_rank,
         "parameters": arch.parameters, "non_embedding_parameters": arch.non_embedding_parameters,
-        "final_loss": log[-1]["loss"] if log else float("nan"), "wall_seconds": wall,
+        "final_loss": rows[-1]["loss"] if rows else float("nan"), "wall_seconds": wall,
     }
     write_json(run_dir / "ledger.json", ledger)
+    shutil.rmtree(run_dir / "trainer", ignore_errors=True)
     write_json(done, {"key": key})
     return ledger
