@@ -145,3 +145,20 @@ def test_padding_free_is_refused_without_flash_attention(tiny_setup, tmp_path):
     with pytest.raises(ValueError, match="padding_free needs a flash-attention kernel"):
         train_student(StudentSpec(name="t", config=TINY_QWEN3), "ift", samples, tdir, tmp_path / "r",
                       TrainConfig(padding_free=True))
+
+
+def test_paper_learning_rates_by_size_and_format():
+    from scale_or_reason.train import paper_learning_rate, peak_learning_rate
+
+    assert paper_learning_rate("Qwen/Qwen2.5-7B", "reasoning") == 5e-6
+    assert paper_learning_rate("Qwen2.5-1.5B", "ift") == 7e-6
+    assert paper_learning_rate("/models/Qwen2.5-14B-base", "ift") == 1e-6  # not Qwen2.5-1.5B, not -1
+    assert paper_learning_rate("google/gemma-3-4b-pt", "reasoning") == 5e-6
+    assert paper_learning_rate("my-model", "ift") is None
+    # reasoning tolerates a higher LR than IFT at every size (paper, Table 2)
+    for size in ("0.5B", "1.5B", "3B", "7B", "14B"):
+        assert paper_learning_rate(f"Qwen2.5-{size}", "reasoning") > paper_learning_rate(f"Qwen2.5-{size}", "ift")
+    spec = StudentSpec(name="Qwen2.5-3B", pretrained="/ckpt/Qwen2.5-3B")
+    assert peak_learning_rate(spec, "sequential:0.5", 1e-3) == 5e-6
+    assert peak_learning_rate(StudentSpec(name="s1", learning_rate={"ift": 2e-3}), "ift", 1e-3) == 2e-3
+    assert peak_learning_rate(StudentSpec(name="s1"), "reasoning", 1e-3) == 1e-3

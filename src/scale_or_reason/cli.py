@@ -59,6 +59,53 @@ def study(
 
 
 @app.command()
+def train(
+    pairs: Path = typer.Option(..., help="Pair store directory (Parquet shards of PairedSample)."),
+    arm: str = typer.Option(..., help="ift | reasoning | sequential:RHO | mixed:RHO"),
+    out: Path = typer.Option(..., help="Run directory (checkpoint, order, ledger); a rerun resumes or skips."),
+    student_config: Path = typer.Option(None, help="HF config (JSON) of a student built from scratch."),
+    pretrained: str = typer.Option(None, help="Checkpoint directory (or hub id where a hub is reachable)."),
+    tokenizer: Path = typer.Option(None, help="Tokenizer directory (default: the --pretrained checkpoint)."),
+    name: str = typer.Option(None, help="Student label (default: the checkpoint or config file name)."),
+    samples: int = typer.Option(0, min=0, help="Samples in the arm (0: every pair)."),
+    lr: float = typer.Option(None, help="Peak LR (default: the paper's Table 2 for known students, else 1e-3)."),
+    batch_size: int = typer.Option(32, min=1, help="Global batch in samples."),
+    micro_batch_size: int = typer.Option(8, min=1, help="Samples per forward pass (gradient accumulation fills the rest)."),
+    epochs: int = typer.Option(1, min=1),
+    save_steps: int = typer.Option(0, min=0, help="Checkpoint every K steps, for resuming."),
+    lora_rank: int = typer.Option(0, min=0, help="LoRA rank (0: full fine-tuning)."),
+    seed: int = typer.Option(0),
+) -> None:
+    """Fine-tune one student on one arm of a pair store (runs under `accelerate launch` unchanged)."""
+    from .data import Arm, build_arm
+    from .teacher.store import read_pairs
+    from .train import StudentSpec, TrainConfig, train_student
+    from .util import read_json
+
+    if (student_config is None) == (pretrained is None):
+        _fail("give exactly one of --student-config and --pretrained")
+    tok_dir = tokenizer or (Path(pretrained) if pretrained else None)
+    if tok_dir is None:
+        _fail("--tokenizer is required with --student-config")
+    try:
+        arm_obj = Arm.parse(arm)
+        all_pairs = read_pairs(pairs)
+        config = read_json(student_config) if student_config else {}
+        spec = StudentSpec(name=name or Path(pretrained or student_config).stem, config=config, pretrained=pretrained,
+                           learning_rate={})
+        chosen = build_arm(all_pairs, arm_obj, samples or len(all_pairs), seed=seed)
+        cfg = TrainConfig(batch_size=batch_size, micro_batch_size=min(micro_batch_size, batch_size), epochs=epochs,
+                          save_steps=save_steps, lora_rank=lora_rank, seed=seed)
+        if lr is not None:
+            cfg.learning_rate = lr
+            spec.learning_rate = {"ift": lr, "reasoning": lr}
+        ledger = train_student(spec, arm_obj.name, chosen, tok_dir, out, cfg, tokenizer_id=str(tok_dir))
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    typer.echo(json.dumps(ledger))
+
+
+@app.command()
 def flops(
     model_config: Path = typer.Option(None, help="A Hugging Face config.json (or the folder holding it)."),
     prompt_tokens: int = typer.Option(0, min=0, help="Prompt length P."),

@@ -45,7 +45,8 @@ class StudentSpec:
     pretrained: str | None = None
     """A local checkpoint directory (or hub id on machines with hub access) to fine-tune instead."""
     learning_rate: dict[str, float] = field(default_factory=dict)
-    """Peak learning rate per format (``ift``, ``reasoning``); a curriculum uses the IFT one."""
+    """Peak learning rate per format (``ift``, ``reasoning``); a curriculum uses the IFT one. When
+    absent, the paper's Table 2 value for a matching name (e.g. ``Qwen2.5-7B``), else ``TrainConfig``'s."""
 
 
 @dataclass
@@ -125,6 +126,35 @@ def schedule_lengths(total_steps: int, cfg: TrainConfig) -> tuple[int, int]:
     if warmup + decay > total_steps:
         warmup, decay = max(0, total_steps // 3), max(0, total_steps // 3)
     return warmup, decay
+
+
+def paper_learning_rate(student: str, fmt: str) -> float | None:
+    """The paper's peak LR (Table 2) for a student name or path such as ``Qwen/Qwen2.5-7B``, or None.
+
+    ``fmt`` is ``ift`` or ``reasoning``; the longest matching key wins (``Qwen2.5-14B`` over ``Qwen2.5-1``).
+    """
+    import tomllib
+    from importlib import resources
+
+    table = tomllib.loads(resources.files("scale_or_reason.profiles").joinpath("paper_learning_rates.toml")
+                          .read_text())["students"]
+    norm = student.lower().replace("gemma-3", "gemma3")
+    hits = [k for k in table if k.lower() in norm and not norm[norm.index(k.lower()) + len(k):][:1].isdigit()]
+    if not hits:
+        return None
+    return float(table[max(hits, key=len)][fmt])
+
+
+def peak_learning_rate(spec: StudentSpec, arm_name: str, default: float) -> float:
+    """Peak LR of a run: the spec's own per-format value, else the paper's table, else ``default``."""
+    fmt = "reasoning" if arm_name == "reasoning" else "ift"
+    if fmt in spec.learning_rate:
+        return float(spec.learning_rate[fmt])
+    for name in (spec.pretrained or "", spec.name):
+        lr = paper_learning_rate(name, fmt)
+        if lr is not None:
+            return lr
+    return default
 
 
 def run_key(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSample, str]], cfg: TrainConfig,
@@ -216,8 +246,7 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSam
 
         model = get_peft_model(model, peft_config)
     arch = Architecture.from_config(model.config)
-    fmt_lr = "reasoning" if arm_name == "reasoning" else "ift"
-    lr = spec.learning_rate.get(fmt_lr, cfg.learning_rate)
+    lr = peak_learning_rate(spec, arm_name, cfg.learning_rate)
     accum = cfg.batch_size // cfg.micro_batch_size
     steps = math.ceil(len(samples) * cfg.epochs / cfg.batch_size)
     warmup, decay = schedule_lengths(steps, cfg)

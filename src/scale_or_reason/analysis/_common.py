@@ -140,3 +140,37 @@ def atomic_write_text(path: Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+CURRICULA = ("sequential", "mixed")
+
+
+def parse_arm(arm: Any) -> tuple[str, float]:
+    """``(kind, rho)`` of an arm label: ``'ift' -> ('ift', 0.0)``, ``'reasoning' -> ('reasoning', 1.0)``,
+    ``'sequential:0.25' -> ('sequential', 0.25)``, ``'mixed:50%' -> ('mixed', 0.5)``; any other label
+    is ``('other', nan)``. Never raises (results tables may carry free labels)."""
+    a = str(arm).strip().lower()
+    if a in (IFT, REASONING):
+        return a, (0.0 if a == IFT else 1.0)
+    kind, _, value = a.partition(":")
+    if kind in CURRICULA and value:
+        try:
+            rho = float(value.rstrip("%")) / (100.0 if value.endswith("%") else 1.0)
+        except ValueError:
+            return "other", math.nan
+        if 0.0 <= rho <= 1.0:
+            return kind, rho
+    return "other", math.nan
+
+
+def arm_word(arm: Any) -> str:
+    """Arm label for sentences: ``'IFT'``, ``'reasoning'``, or the label itself (``'sequential:0.25'``)."""
+    return {IFT: "IFT", REASONING: "reasoning"}.get(arm_kind(arm), str(arm))
+
+
+def fmt_ratio(x: Any) -> str:
+    """A cost ratio: ``2.345 -> '2.3×'`` (one decimal below 10, none above)."""
+    if not _finite(x):
+        return "n/a"
+    v = float(x)
+    return f"{v:.1f}×" if v < 10 else f"{v:.0f}×"
