@@ -41,21 +41,32 @@ def test_accelerate_configs_are_valid(name, kind, section):
         assert str(raw[section]["fsdp_version"]) == "2"
 
 
-def test_sor_train_runs_under_accelerate_launch(tiny_setup, tmp_path):
+def _launch(tmp_path, tdir, n_proc, out, samples=64):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ACCELERATE_USE_CPU": "1"}
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(n_proc), "--cpu",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "-m", "scale_or_reason.cli", "train", "--pairs", str(tmp_path / "pairs"), "--tokenizer", str(tdir),
+           "--student-config", str(tmp_path / "student.json"), "--arm", "sequential:0.5", "--samples", str(samples),
+           "--micro-batch-size", "8", "--out", str(out)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_sor_train_runs_under_accelerate_launch_and_two_ranks_keep_one_ledger(tiny_setup, tmp_path):
     tdir, pairs = tiny_setup
     write_shard(tmp_path / "pairs", "train-00000", pairs)
     (tmp_path / "student.json").write_text(json.dumps(TINY_QWEN3))
-    out = tmp_path / "run"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ACCELERATE_USE_CPU": "1"}
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--cpu",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "-m", "scale_or_reason.cli", "train", "--pairs", str(tmp_path / "pairs"), "--tokenizer", str(tdir),
-           "--student-config", str(tmp_path / "student.json"), "--arm", "sequential:0.5", "--samples", "32",
-           "--micro-batch-size", "16", "--out", str(out)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    ledger = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert ledger["samples"] == 32 and ledger["arm"] == "sequential:0.5" and ledger["steps"] == 1
+    one = _launch(tmp_path, tdir, 1, tmp_path / "one")
+    assert one["samples"] == 64 and one["arm"] == "sequential:0.5" and one["steps"] == 2
+    out = tmp_path / "one"
     assert (out / "model.safetensors").exists() and (out / "DONE.json").exists()
     order = [json.loads(x)["format"] for x in (out / "order.jsonl").read_text().splitlines()]
-    assert order == ["ift"] * 16 + ["reasoning"] * 16
+    assert order == ["ift"] * 32 + ["reasoning"] * 32
+    # Two CPU processes (gloo): same global batch of 32 samples per step, same ledger.
+    two = _launch(tmp_path, tdir, 2, tmp_path / "two")
+    rows = {n: [json.loads(x) for x in (tmp_path / n / "train_log.jsonl").read_text().splitlines()]
+            for n in ("one", "two")}
+    assert [r["samples"] for r in rows["two"]] == [r["samples"] for r in rows["one"]] == [32, 32]
+    assert [r["tokens"] for r in rows["two"]] == [r["tokens"] for r in rows["one"]]
+    assert two["train_flops"] == pytest.approx(one["train_flops"])

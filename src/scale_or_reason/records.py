@@ -59,6 +59,44 @@ class PairedSample:
     """Teacher identifier (model name or ``synthetic-<version>``)."""
     sampling: dict[str, Any] = field(default_factory=dict)
     """Sampling settings per mode, e.g. ``{"ift": {...}, "reasoning": {...}}``."""
+    # ---- added by the paired-generation stage (``teacher/``); every one has a default ----
+    system: str | None = None
+    """System prompt sent with the user turn, when the prompt source has one."""
+    profile: str = ""
+    """Toggle profile that switched reasoning off/on (``qwen3``, ``deepseek-v3.1``, ``gpt-oss``, ``custom``...)."""
+    ift_prompt_tokens: int = 0
+    """Tokens of the prompt as rendered with reasoning off (``prompt_tokens`` is the reasoning-on render)."""
+    ift_trace: str = ""
+    """Trace the teacher produced with reasoning off; empty for a teacher that honours the toggle."""
+    ift_trace_tokens: int = 0
+    """Tokens of ``ift_trace``."""
+    ift_completion_tokens: int = 0
+    """All tokens generated with reasoning off, as the server counted them (tags and hidden text included)."""
+    reasoning_completion_tokens: int = 0
+    """All tokens generated with reasoning on (``usage.completion_tokens``: hidden reasoning still costs)."""
+    ift_text: str = ""
+    """The raw IFT generation (think tags included when the teacher emitted them)."""
+    reasoning_text: str = ""
+    """The raw reasoning generation; a server that returns the trace in a separate field gets it rebuilt
+    as ``<think>\\n{trace}\\n</think>\\n\\n{answer}``."""
+    ift_latency_s: float = 0.0
+    """Wall seconds of the IFT request (for a batched backend: of the batch that held it)."""
+    reasoning_latency_s: float = 0.0
+    """Wall seconds of the reasoning request (for a batched backend: of the batch that held it)."""
+    token_counts_exact: bool = True
+    """False when trace/answer token counts were estimated (no tokenizer: usage split by characters)."""
+    truncated: bool = False
+    """Flag: a mode stopped at the token cap (``length``) or the reasoning output has no closing tag."""
+    empty_answer: bool = False
+    """Flag: the IFT answer or the answer after the trace is empty."""
+    toggle_ignored: bool = False
+    """Flag: the IFT generation carries a trace, or the reasoning generation has none."""
+    disagree: bool | None = None
+    """Flag: the two modes' final answers (last ``\\boxed{}``) differ; None when not checked or not boxed."""
+    teacher_flops: float = 0.0
+    """Teacher generation FLOPs of both modes (active parameters for MoE); NaN when the architecture is unknown."""
+    teacher_flops_convention: str = ""
+    """FLOPs convention of ``teacher_flops`` (``paper``, ``exact``, ``6nd``); empty when not computed."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

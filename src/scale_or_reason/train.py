@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -223,8 +224,10 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSam
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    if cfg.batch_size % cfg.micro_batch_size:
-        raise ValueError(f"batch_size {cfg.batch_size} is not a multiple of micro_batch_size {cfg.micro_batch_size}")
+    world = int(os.environ.get("WORLD_SIZE", "1"))  # set by accelerate launch / torchrun
+    if cfg.batch_size % (cfg.micro_batch_size * world):
+        raise ValueError(f"batch_size {cfg.batch_size} is not a multiple of micro_batch_size {cfg.micro_batch_size}"
+                         f" x {world} process(es)")
     datasets.disable_progress_bars()  # the per-map bars of SFTTrainer's preprocessing drown the study's progress
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     think = empty_think or ("prompt" if arm_name == "ift" else "completion")
@@ -247,7 +250,7 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSam
         model = get_peft_model(model, peft_config)
     arch = Architecture.from_config(model.config)
     lr = peak_learning_rate(spec, arm_name, cfg.learning_rate)
-    accum = cfg.batch_size // cfg.micro_batch_size
+    accum = cfg.batch_size // (cfg.micro_batch_size * world)  # the global batch stays cfg.batch_size samples
     steps = math.ceil(len(samples) * cfg.epochs / cfg.batch_size)
     warmup, decay = schedule_lengths(steps, cfg)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -273,6 +276,8 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSam
                 kept = [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()]
                 kept = [r for r in kept if r["step"] <= state.global_step]
             self.rows = kept
+            if not state.is_world_process_zero:
+                return
             log_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
             if cfg.tensorboard:
                 try:
@@ -292,6 +297,8 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSam
                    "loss": float(logs["loss"]), "learning_rate": float(logs.get("learning_rate", float("nan"))),
                    "flops": flops, "cumulative_flops": cum, "convention": "paper"}
             self.rows.append(row)
+            if not state.is_world_process_zero:
+                return
             with open(log_path, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
             if self.writer is not None:
@@ -306,7 +313,13 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSam
 
     class LedgerTrainer(SFTTrainer):
         def training_step(self, model, inputs, num_items_in_batch=None):
-            ledger_cb.pending.extend(_sample_lengths(inputs))
+            lengths = _sample_lengths(inputs)
+            acc = self.accelerator
+            if acc.num_processes > 1:  # every rank trains its own micro-batch: the ledger counts them all
+                t = torch.tensor(lengths, device=acc.device)
+                t = acc.gather(acc.pad_across_processes(t, pad_index=-1))
+                lengths = [int(x) for x in t.tolist() if x >= 0]
+            ledger_cb.pending.extend(lengths)
             return super().training_step(model, inputs, num_items_in_batch)
 
     args = SFTConfig(
@@ -365,12 +378,17 @@ def train_student(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSa
     t0 = time.time()
     trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
     wall = time.time() - t0
-    model = trainer.model
+    acc = trainer.accelerator
+    state_dict = acc.get_state_dict(trainer.model)  # gathers ZeRO-3 / FSDP shards; every rank must call it
+    model = acc.unwrap_model(trainer.model)
+    if not trainer.is_world_process_zero():
+        acc.wait_for_everyone()
+        return {}
     if meta["lora"] is not None:
         model.save_pretrained(run_dir / "adapter")  # the adapter alone (safetensors)
-        model = model.merge_and_unload()  # evaluation loads a plain checkpoint
+        model, state_dict = model.merge_and_unload(), None  # evaluation loads a plain checkpoint
     # model.save_pretrained, not trainer.save_model: the latter also pickles training_args.bin.
-    model.save_pretrained(run_dir, safe_serialization=True)
+    model.save_pretrained(run_dir, state_dict=state_dict, safe_serialization=True)
     meta["tokenizer"].save_pretrained(run_dir)
     write_json(run_dir / "train_config.json", {"spec": asdict(spec), "arm": arm_name, "train": asdict(cfg)})
 
@@ -396,4 +414,5 @@ def train_student(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSa
     write_json(run_dir / "ledger.json", ledger)
     shutil.rmtree(run_dir / "trainer", ignore_errors=True)
     write_json(done, {"key": key})
+    acc.wait_for_everyone()
     return ledger

@@ -235,16 +235,19 @@ class Frontier:
     """Frontier points by increasing cost: ``student``, ``arm``, ``parameters``, ``cost``, ``accuracy``."""
     convention: str = ""
     """FLOPs convention of ``cost`` (``'paper'``, ``'exact'``, ``'6nd'``), as in the results table."""
+    queries: float | None = None
+    """For the ``'total_flops'`` axis only: the number of queries Q in cost = training + Q × inference."""
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable(
-            {
-                "family": self.family,
-                "axis": self.axis,
-                "convention": self.convention,
-                "points": [dict(p) for p in self.points],
-            }
-        )
+        d = {
+            "family": self.family,
+            "axis": self.axis,
+            "convention": self.convention,
+            "points": [dict(p) for p in self.points],
+        }
+        if self.queries is not None:
+            d["queries"] = self.queries
+        return jsonable(d)
 
 
 def family_convention(fam: pd.DataFrame, family: str = "") -> str:

@@ -1,51 +1,316 @@
-"""The pair store: ``PairedSample`` records as Parquet shards in ``<study>/pairs/``.
+"""The pair store: ``PairedSample`` records as Parquet shards in a directory (``<study>/pairs/``).
 
-Shards are written atomically (temporary file, then rename), so an interrupted run never leaves a
-half-written shard behind; a reader sees complete shards only. Records are keyed by ``prompt_id``.
+Append-only and crash-safe:
+
+* every shard is written atomically (temporary file, then rename), so a killed run never leaves a
+  half-written shard; a reader sees complete shards only;
+* a run never rewrites a shard, it adds ``pairs-<run>-<seq>.parquet`` files;
+* records are keyed by a deterministic ``prompt_id``; a rerun reads the ids already stored and skips
+  them, so no pair is ever stored twice;
+* bookkeeping lives in ``_state/`` (not matched by ``*.parquet`` globs of the pair shards):
+  ``manifest.json`` (teacher, toggle profile, sampling -- a store holds one teacher's pairs),
+  ``partial-*.parquet`` (one mode done, the other failed: a rerun only asks for the missing mode),
+  ``failures-*.parquet`` (prompt id, mode, reason, attempts) and a ``lock`` that keeps two runs apart.
+
+The set of stored ids is kept as a sorted array of 64-bit hashes (8 bytes per pair), and shards are
+read in record batches, so memory stays flat as the store grows.
 
 Example::
 
     from pathlib import Path
-    from scale_or_reason.teacher.store import write_shard, read_pairs
+    from scale_or_reason.teacher.store import write_shard, read_pairs, iter_pairs
     write_shard(Path("study/pairs"), "train-00000", pairs)
     again = read_pairs(Path("study/pairs"))
+    for batch in iter_pairs(Path("study/pairs"), columns=["prompt_id", "trace_tokens"]):
+        ...                                              # lists of dicts, one shard batch at a time
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import math
+import os
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
-import pandas as pd
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ..records import PairedSample
-from ..util import atomic_path
+from ..util import atomic_path, read_json, write_json
+
+__all__ = [
+    "PAIR_SCHEMA",
+    "DoneIds",
+    "PairStore",
+    "iter_pairs",
+    "read_failures",
+    "read_pairs",
+    "write_shard",
+]
+
+STATE = "_state"
+REQUIRED = {"prompt_id", "prompt", "ift_answer", "reasoning_trace", "reasoning_answer"}
+
+
+def _arrow_type(f: dataclasses.Field) -> pa.DataType:
+    t = str(f.type)
+    if t.startswith("int"):
+        return pa.int64()
+    if t.startswith("float"):
+        return pa.float64()
+    if t.startswith("bool"):
+        return pa.bool_()
+    return pa.string()  # str, str | None, and dict (stored as JSON text)
+
+
+PAIR_SCHEMA = pa.schema([pa.field(f.name, _arrow_type(f)) for f in dataclasses.fields(PairedSample)])
+"""One flat, portable schema for every pair shard (``sampling`` as JSON text)."""
+
+_MODE_FIELDS = [("prompt_id", pa.string()), ("mode", pa.string()), ("result", pa.string())]
+_FAIL_FIELDS = [("prompt_id", pa.string()), ("mode", pa.string()), ("reason", pa.string()),
+                ("attempts", pa.int64()), ("run", pa.string()), ("time", pa.float64())]
+
+
+def _pairs_table(pairs: Iterable[PairedSample]) -> pa.Table:
+    rows = []
+    for p in pairs:
+        r = p.to_dict()
+        r["sampling"] = json.dumps(r["sampling"], sort_keys=True)
+        rows.append(r)
+    return pa.Table.from_pylist(rows, schema=PAIR_SCHEMA)
+
+
+def _write_table(path: Path, table: pa.Table) -> Path:
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return path
 
 
 def write_shard(directory: Path, name: str, pairs: list[PairedSample]) -> Path:
     """Write ``pairs`` as ``directory/name.parquet`` atomically; returns the path."""
+    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    rows = [p.to_dict() for p in pairs]
-    for r in rows:  # nested dicts as JSON text: one flat, portable Parquet schema
-        r["sampling"] = json.dumps(r["sampling"], sort_keys=True)
-    path = directory / f"{name}.parquet"
-    with atomic_path(path) as tmp:
-        pd.DataFrame(rows).to_parquet(tmp, index=False)
-    return path
+    return _write_table(directory / f"{name}.parquet", _pairs_table(pairs))
+
+
+def _row_to_pair(row: dict[str, Any]) -> PairedSample:
+    raw = row.get("sampling")
+    row["sampling"] = json.loads(raw) if isinstance(raw, str) and raw else (raw or {})
+    for k, v in list(row.items()):  # NaN from pandas-written shards -> the dataclass default
+        if isinstance(v, float) and math.isnan(v) and k not in ("teacher_flops",):
+            row.pop(k)
+    return PairedSample.from_dict(row)
+
+
+def _shards(directory: Path, pattern: str) -> list[Path]:
+    return sorted(p for p in Path(directory).glob(pattern) if p.is_file() and not p.name.startswith("."))
+
+
+def iter_pairs(directory: Path, pattern: str = "*.parquet", *, columns: list[str] | None = None,
+               batch_size: int = 2048) -> Iterator[list[dict[str, Any]]]:
+    """Stream the store's rows as lists of dicts, one record batch at a time (bounded memory)."""
+    for shard in _shards(directory, pattern):
+        pf = pq.ParquetFile(shard)
+        names = set(pf.schema_arrow.names)
+        missing = REQUIRED - names
+        if missing and columns is None:
+            raise ValueError(f"{shard}: missing column(s) {', '.join(sorted(missing))}")
+        cols = None if columns is None else [c for c in columns if c in names]
+        for batch in pf.iter_batches(batch_size=batch_size, columns=cols):
+            yield batch.to_pylist()
 
 
 def read_pairs(directory: Path, pattern: str = "*.parquet") -> list[PairedSample]:
     """Read every shard of ``directory`` matching ``pattern``, in shard-name order."""
-    shards = sorted(Path(directory).glob(pattern))
-    if not shards:
+    if not _shards(directory, pattern):
         raise FileNotFoundError(f"no pair shards matching {pattern!r} in {directory}")
-    out: list[PairedSample] = []
-    for shard in shards:
-        df = pd.read_parquet(shard)
-        missing = {"prompt_id", "prompt", "ift_answer", "reasoning_trace", "reasoning_answer"} - set(df.columns)
-        if missing:
-            raise ValueError(f"{shard}: missing column(s) {', '.join(sorted(missing))}")
-        for row in df.to_dict("records"):
-            row["sampling"] = json.loads(row.get("sampling") or "{}")
-            out.append(PairedSample.from_dict(row))
-    return out
+    return [_row_to_pair(r) for batch in iter_pairs(directory, pattern) for r in batch]
+
+
+def _h64(s: str) -> int:
+    return int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little")
+
+
+class DoneIds:
+    """A set of prompt ids as a sorted ``uint64`` array of their hashes: 8 bytes per id."""
+
+    def __init__(self, ids: Iterable[str] = ()):
+        self._sorted = np.sort(np.fromiter((_h64(i) for i in ids), dtype=np.uint64))
+        self._new: set[int] = set()
+
+    @classmethod
+    def from_store(cls, directory: Path) -> DoneIds:
+        parts = []
+        for shard in _shards(directory, "*.parquet"):
+            col = pq.read_table(shard, columns=["prompt_id"]).column(0).to_pylist()
+            parts.append(np.fromiter((_h64(i) for i in col), dtype=np.uint64, count=len(col)))
+        d = cls()
+        if parts:
+            d._sorted = np.sort(np.concatenate(parts))
+        return d
+
+    def __len__(self) -> int:
+        return len(self._sorted) + len(self._new)
+
+    def __contains__(self, pid: str) -> bool:
+        h = _h64(pid)
+        if h in self._new:
+            return True
+        i = int(np.searchsorted(self._sorted, np.uint64(h)))
+        return i < len(self._sorted) and int(self._sorted[i]) == h
+
+    def add(self, pid: str) -> None:
+        """Remember an id of this run (a set of ints; folded into the array every 65536 ids)."""
+        self._new.add(_h64(pid))
+        if len(self._new) >= 65536:
+            self._sorted = np.sort(np.concatenate([self._sorted, np.fromiter(self._new, dtype=np.uint64)]))
+            self._new.clear()
+
+
+def read_failures(directory: Path) -> list[dict[str, Any]]:
+    """Failures not yet filled in: the latest record per (prompt id, mode) whose pair is not stored."""
+    directory = Path(directory)
+    files = _shards(directory / STATE, "failures-*.parquet")
+    if not files:
+        return []
+    done = DoneIds.from_store(directory)
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for f in files:
+        for r in pq.read_table(f).to_pylist():
+            if r["prompt_id"] not in done:
+                latest[(r["prompt_id"], r["mode"])] = r
+    return sorted(latest.values(), key=lambda r: (r["prompt_id"], r["mode"]))
+
+
+class PairStore:
+    """Writer side of the store: manifest, lock, resume state, and buffered atomic shard writes.
+
+    Use as a context manager; ``add_pair`` / ``add_partial`` / ``add_failure`` buffer records and
+    ``flush`` writes them (pair shard first, then the bookkeeping shards). ``close`` flushes.
+    """
+
+    def __init__(self, directory: Path, manifest: dict[str, Any] | None = None, *, shard_size: int = 1024,
+                 flush_seconds: float = 60.0):
+        self.dir = Path(directory)
+        self.state = self.dir / STATE
+        self.manifest = manifest
+        self.shard_size = shard_size
+        self.flush_seconds = flush_seconds
+        self.run = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        self._seq = 0
+        self._pairs: list[PairedSample] = []
+        self._partials: list[dict[str, Any]] = []
+        self._failures: list[dict[str, Any]] = []
+        self._last_flush = time.monotonic()
+        self._lock_fh: Any = None
+        self.written = 0
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> PairStore:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def open(self) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        self._acquire_lock()
+        if self.manifest is not None:
+            self._check_manifest(self.manifest)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            if self._lock_fh is not None:
+                self._lock_fh.close()
+                self._lock_fh = None
+
+    def _acquire_lock(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock, one writer is the user's job
+            return
+        fh = open(self.state / "lock", "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            raise ValueError(f"{self.dir}: another run is writing to this pair store (lock {self.state / 'lock'})") from None
+        self._lock_fh = fh
+
+    def _check_manifest(self, manifest: dict[str, Any]) -> None:
+        path = self.state / "manifest.json"
+        if path.exists():
+            old = read_json(path)
+            for key in ("teacher", "profile", "sampling"):
+                if json.dumps(old.get(key), sort_keys=True) != json.dumps(manifest.get(key), sort_keys=True):
+                    raise ValueError(
+                        f"{path}: this store holds pairs with {key} {json.dumps(old.get(key), sort_keys=True)}, "
+                        f"this run asks for {json.dumps(manifest.get(key), sort_keys=True)}; "
+                        "one store holds one teacher's pairs -- use another --out")
+        elif any(self.dir.glob("*.parquet")):
+            raise ValueError(f"{self.dir}: holds pair shards without {STATE}/manifest.json "
+                             "(written by another tool); use another --out")
+        else:
+            write_json(path, manifest)
+
+    # ---- resume state ----------------------------------------------------------------------
+    def done_ids(self) -> DoneIds:
+        return DoneIds.from_store(self.dir)
+
+    def partials(self, done: DoneIds) -> dict[str, dict[str, dict[str, Any]]]:
+        """``{prompt_id: {mode: result dict}}`` of half-finished prompts not stored since."""
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for f in _shards(self.state, "partial-*.parquet"):
+            for r in pq.read_table(f).to_pylist():
+                if r["prompt_id"] not in done:
+                    out.setdefault(r["prompt_id"], {})[r["mode"]] = json.loads(r["result"])
+        return out
+
+    # ---- writes ----------------------------------------------------------------------------
+    def add_pair(self, pair: PairedSample) -> None:
+        self._pairs.append(pair)
+        self._maybe_flush()
+
+    def add_partial(self, prompt_id: str, mode: str, result: dict[str, Any]) -> None:
+        self._partials.append({"prompt_id": prompt_id, "mode": mode, "result": json.dumps(result)})
+        self._maybe_flush()
+
+    def add_failure(self, prompt_id: str, mode: str, reason: str, attempts: int) -> None:
+        self._failures.append({"prompt_id": prompt_id, "mode": mode, "reason": reason, "attempts": attempts,
+                               "run": self.run, "time": time.time()})
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if (len(self._pairs) >= self.shard_size
+                or time.monotonic() - self._last_flush >= self.flush_seconds):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is buffered: one pair shard (sorted by id), then partials and failures."""
+        self._last_flush = time.monotonic()
+        if not (self._pairs or self._partials or self._failures):
+            return
+        name = f"{self.run}-{self._seq:05d}"
+        self._seq += 1
+        if self._pairs:
+            pairs = sorted(self._pairs, key=lambda p: p.prompt_id)
+            _write_table(self.dir / f"pairs-{name}.parquet", _pairs_table(pairs))
+            self.written += len(pairs)
+            self._pairs = []
+        if self._partials:
+            table = pa.Table.from_pylist(self._partials, schema=pa.schema(_MODE_FIELDS))
+            _write_table(self.state / f"partial-{name}.parquet", table)
+            self._partials = []
+        if self._failures:
+            table = pa.Table.from_pylist(self._failures, schema=pa.schema(_FAIL_FIELDS))
+            _write_table(self.state / f"failures-{name}.parquet", table)
+            self._failures = []

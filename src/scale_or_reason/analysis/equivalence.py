@@ -1,0 +1,347 @@
+"""Compute equivalences: "arm A at size a reaches arm B's accuracy at size b with k× less compute".
+
+For a target point ``b`` (student of arm B) and another arm A of the same family, the *reach cost*
+is what A needs on an axis (training FLOPs, or inference FLOPs per query) to be at least as
+accurate as ``b``. The ratio is ``k = cost(b) / reach cost``: ``k > 1`` means A gets there with
+``k×`` less compute, ``k < 1`` that it needs ``1/k×`` more. Three methods, always named in the output:
+
+* ``measured`` — the cheapest measured A point whose accuracy is ≥ ``accuracy(b) − tolerance``.
+  This is the sentence's "A at size a": a real, trained and evaluated configuration.
+* ``interpolated`` — A's measured points, kept where they raise A's best accuracy so far (A's own
+  frontier), joined by straight lines in (log10 cost, accuracy); the reach cost is where that line
+  first crosses ``accuracy(b)``. When A's cheapest point already beats ``b``, its cost is used
+  (nothing is extrapolated below the measured range); when no A point reaches ``b``, there is no
+  equivalence.
+* ``fitted`` — the inverse of A's fitted saturating curve (:mod:`~scale_or_reason.analysis.fits`);
+  ``extrapolated`` is set when that cost lies outside A's measured cost range.
+
+With a :class:`~scale_or_reason.analysis.uncertainty.Bootstrap`, the ``measured`` and
+``interpolated`` ratios get a 95% percentile interval over replicates (accuracies and inference
+costs resampled; the same A arm and target point ``b`` each time, the reaching A point may change).
+A replicate in which A does not reach ``b`` counts as ``k = 0``; ``p_cheaper`` is the share of
+replicates with ``k > 1`` and ``p_reached`` the share where A reaches ``b`` at all. Fitted ratios
+get no interval (refitting every replicate is not worth its cost).
+
+Example::
+
+    from scale_or_reason.analysis.equivalence import equivalences, headline
+    eqs = equivalences(results, method="measured", boot=boot)
+    best = headline(eqs, "Math-OE", "train_flops", arm="ift", target_arm="reasoning")
+    print(best.sentence())
+    # IFT s4 reaches reasoning s3's accuracy (62.0% vs 60.0%) with 2.1× less training compute ...
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scale_or_reason.analysis._common import (
+    arm_word,
+    finite,
+    fmt_flops,
+    fmt_pct,
+    fmt_ratio,
+    jsonable,
+    ordered_arms,
+    ordered_families,
+)
+from scale_or_reason.analysis.fits import FitSet
+from scale_or_reason.analysis.frontier import AXES, aggregate_by_family
+from scale_or_reason.analysis.uncertainty import Bootstrap, percentile_interval
+
+METHODS: tuple[str, ...] = ("measured", "interpolated", "fitted")
+"""How the reach cost is obtained (see the module docstring)."""
+
+AXIS_WORDS = {"train_flops": "training compute", "inference_flops": "inference compute per query"}
+_AXIS_SHORT = {"train_flops": "training", "inference_flops": "inference"}
+_METHOD_WORDS = {
+    "measured": "measured points",
+    "interpolated": "interpolated between measured points, linear in log-FLOPs",
+    "fitted": "fitted saturating curve",
+}
+
+
+@dataclass
+class Equivalence:
+    """Arm ``arm`` reaching the accuracy of the target point (``target_student`` of ``target_arm``)."""
+
+    family: str
+    """Task family."""
+    axis: str
+    """``'train_flops'`` or ``'inference_flops'``."""
+    method: str
+    """``'measured'``, ``'interpolated'`` or ``'fitted'``."""
+    arm: str
+    """Arm A, the one reaching the target's accuracy."""
+    target_arm: str
+    """Arm B of the target point."""
+    target_student: str
+    """Student of the target point (size b)."""
+    target_accuracy: float
+    """Accuracy of the target point (fraction)."""
+    target_cost: float
+    """Cost of the target point on ``axis`` (FLOPs)."""
+    cost: float
+    """A's reach cost on ``axis`` (FLOPs)."""
+    accuracy: float
+    """A's accuracy at the reach cost (measured: that point's accuracy; else the target's)."""
+    ratio: float
+    """``k = target_cost / cost``: > 1 means A needs k× less compute."""
+    student: str | None = None
+    """Measured: A's student (size a); otherwise None."""
+    bracket: list[str] = field(default_factory=list)
+    """The A students the reach cost comes from: ``[a]`` (measured, or interpolation clamped at
+    A's cheapest point), ``[a1, a2]`` (interpolated between them), ``[]`` (fitted)."""
+    extrapolated: bool = False
+    """Fitted only: the reach cost lies outside A's measured cost range."""
+    tolerance: float = 0.0
+    """Accuracy slack (fraction) allowed by the ``measured`` method."""
+    ci_low: float = math.nan
+    """2.5th percentile of ``k`` over bootstrap replicates (NaN without bootstrap)."""
+    ci_high: float = math.nan
+    """97.5th percentile of ``k`` over bootstrap replicates."""
+    p_cheaper: float = math.nan
+    """Share of replicates with ``k > 1``."""
+    p_reached: float = math.nan
+    """Share of replicates in which A reaches the target at all."""
+
+    def sentence(self) -> str:
+        """The equivalence in words, naming the method."""
+        a, b = arm_word(self.arm), arm_word(self.target_arm)
+        what = AXIS_WORDS[self.axis]
+        if not finite(self.ratio) or self.ratio <= 0:
+            amount = f"an unknown amount of {what}"
+        elif self.ratio >= 1:
+            amount = f"{fmt_ratio(self.ratio)} less {what}" if fmt_ratio(self.ratio) != "1.0×" else f"about the same {what}"
+        else:
+            amount = f"{fmt_ratio(1 / self.ratio)} more {what}"
+        target = f"{b} {self.target_student}'s accuracy"
+        if self.method == "measured":
+            who = f"{a} {self.student}"
+            accs = f"{fmt_pct(self.accuracy)} vs {fmt_pct(self.target_accuracy)}"
+        elif self.method == "interpolated":
+            if len(self.bracket) == 2:
+                who = f"{a}, interpolated between {self.bracket[0]} and {self.bracket[1]},"
+            else:
+                who = f"{a} ({self.bracket[0] if self.bracket else '?'}, its cheapest point)"
+            accs = fmt_pct(self.target_accuracy)
+        else:
+            who = f"{a}'s fitted curve"
+            accs = fmt_pct(self.target_accuracy)
+        costs = f"{fmt_flops(self.cost)} vs {fmt_flops(self.target_cost)} {_AXIS_SHORT[self.axis]} FLOPs"
+        extra = []
+        if finite(self.ci_low) and finite(self.ci_high):
+            extra.append(f"bootstrap 95% CI of the ratio {self.ci_low:.2g}–{self.ci_high:.2g}, "
+                         f"P(cheaper) {self.p_cheaper:.2f}")
+        method = _METHOD_WORDS[self.method]
+        if self.extrapolated:
+            method += ", extrapolated beyond its measured range"
+        if self.method == "measured" and self.tolerance > 0:
+            method += f", within {100 * self.tolerance:.1f} points"
+        tail = f"; {'; '.join(extra)}" if extra else ""
+        return f"{who} reaches {target} ({accs}) with {amount} ({costs}{tail}) [{method}]."
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["sentence"] = self.sentence()
+        return jsonable(d)
+
+
+def reach_costs(cost: np.ndarray, acc: np.ndarray, target: np.ndarray, method: str,
+                tolerance: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vectorised reach cost of one arm over replicates.
+
+    ``cost``, ``acc``: (B, n) costs and accuracies of the arm's n points; ``target``: (B,).
+    Returns ``(reach_cost, lo_idx, hi_idx)`` each (B,): the cost (``inf`` when not reached) and the
+    indices (into the n points) it comes from — equal for a measured point, the two ends of the
+    interpolated segment otherwise (-1 when not reached).
+    """
+    cost = np.asarray(cost, dtype=float)
+    acc = np.asarray(acc, dtype=float)
+    target = np.asarray(target, dtype=float)
+    B, n = acc.shape
+    none = np.full(B, -1)
+    if n == 0:
+        return np.full(B, np.inf), none, none
+    ok = np.isfinite(cost) & np.isfinite(acc) & (cost > 0)
+    if method == "measured":
+        hit = ok & (acc >= target[:, None] - tolerance)
+        c = np.where(hit, cost, np.inf)
+        # cheapest; among equal costs the most accurate
+        key = np.where(hit, acc, -np.inf)
+        order = np.lexsort((-key, c), axis=1)[:, 0] if B else np.zeros(0, dtype=int)
+        best = c[np.arange(B), order]
+        idx = np.where(np.isfinite(best), order, -1)
+        return best, idx, idx
+    if method != "interpolated":
+        raise ValueError(f"reach_costs handles 'measured' and 'interpolated', not {method!r}")
+    c = np.where(ok, cost, np.inf)
+    a = np.where(ok, acc, -np.inf)
+    order = np.argsort(c, axis=1, kind="stable")
+    cs = np.take_along_axis(c, order, axis=1)
+    as_ = np.take_along_axis(a, order, axis=1)
+    run = np.maximum.accumulate(as_, axis=1)
+    prev = np.concatenate([np.full((B, 1), -np.inf), run[:, :-1]], axis=1)
+    new_max = as_ > prev
+    pos = np.arange(n)[None, :]
+    arg_run = np.maximum.accumulate(np.where(new_max, pos, 0), axis=1)
+    reached = (run >= target[:, None]) & np.isfinite(cs)
+    any_r = reached.any(axis=1)
+    j = np.argmax(reached, axis=1)
+    rows = np.arange(B)
+    out = np.full(B, np.inf)
+    lo = np.full(B, -1)
+    hi = np.full(B, -1)
+    first = any_r & (j == 0)
+    out[first] = cs[first, 0]
+    lo[first] = hi[first] = order[first, 0]
+    mid = any_r & (j > 0)
+    if mid.any():
+        r, jj = rows[mid], j[mid]
+        istar = arg_run[r, jj - 1]
+        y0, y1 = as_[r, istar], as_[r, jj]
+        c0, c1 = cs[r, istar], cs[r, jj]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.clip((target[mid] - y0) / (y1 - y0), 0.0, 1.0)
+        out[mid] = 10.0 ** (np.log10(c0) + t * (np.log10(c1) - np.log10(c0)))
+        hi[mid] = order[r, jj]
+        # a crossing exactly at the upper point is that measured point, not a segment
+        lo[mid] = np.where(t >= 1.0, order[r, jj], order[r, istar])
+    return out, lo, hi
+
+
+def _family_equivalences(fam: pd.DataFrame, family: str, axis: str, method: str,
+                         fits: FitSet | None, boot: Bootstrap | None, tolerance: float,
+                         boot_cols: dict[tuple[str, str], int]) -> list[Equivalence]:
+    col = AXES[axis]
+    arms = ordered_arms(fam)
+    out: list[Equivalence] = []
+    use_boot = boot is not None and boot.n_boot > 0 and method in ("measured", "interpolated")
+    if use_boot:
+        bcost = boot.costs(axis)
+    for tgt_arm in arms:
+        targets = fam[(fam["arm"] == tgt_arm) & fam[col].map(finite) & fam["accuracy"].map(finite)]
+        for arm in arms:
+            if arm == tgt_arm:
+                continue
+            pts = fam[fam["arm"] == arm].reset_index(drop=True)
+            if pts.empty:
+                continue
+            for _, b in targets.iterrows():
+                tcost, tacc = float(b[col]), float(b["accuracy"])
+                extrapolated = False
+                student: str | None = None
+                bracket: list[str] = []
+                if method == "fitted":
+                    fit = fits.get(family, arm, axis) if fits is not None else None
+                    if fit is None:
+                        continue
+                    cost = fit.cost_for(tacc)
+                    if not math.isfinite(cost):
+                        continue
+                    reached_acc = tacc
+                    extrapolated = not (fit.cost_min <= cost <= fit.cost_max)
+                else:
+                    c, lo, hi = reach_costs(pts[col].to_numpy(dtype=float)[None, :],
+                                            pts["accuracy"].to_numpy(dtype=float)[None, :],
+                                            np.array([tacc]), method, tolerance)
+                    if not np.isfinite(c[0]):
+                        continue
+                    cost = float(c[0])
+                    names = pts["student"].astype(str).tolist()
+                    if method == "measured":
+                        student = names[lo[0]]
+                        bracket = [student]
+                        reached_acc = float(pts["accuracy"].iloc[lo[0]])
+                    else:
+                        bracket = [names[lo[0]]] if lo[0] == hi[0] else [names[lo[0]], names[hi[0]]]
+                        reached_acc = tacc if lo[0] != hi[0] else float(pts["accuracy"].iloc[lo[0]])
+                eq = Equivalence(
+                    family=family, axis=axis, method=method, arm=arm, target_arm=tgt_arm,
+                    target_student=str(b["student"]), target_accuracy=tacc, target_cost=tcost,
+                    cost=cost, accuracy=reached_acc, ratio=tcost / cost if cost > 0 else math.nan,
+                    student=student, bracket=bracket, extrapolated=extrapolated, tolerance=tolerance,
+                )
+                if use_boot:
+                    a_cols = [boot_cols.get((s, arm)) for s in pts["student"].astype(str)]
+                    t_col = boot_cols.get((str(b["student"]), tgt_arm))
+                    if t_col is not None and all(x is not None for x in a_cols):
+                        ta = boot.accuracy[:, t_col]
+                        if np.isfinite(ta).any() or np.isfinite(boot.accuracy[:, a_cols]).any():
+                            ta = np.where(np.isfinite(ta), ta, tacc)
+                            aa = boot.accuracy[:, a_cols]
+                            aa = np.where(np.isfinite(aa), aa, pts["accuracy"].to_numpy(dtype=float)[None, :])
+                            rc, _, _ = reach_costs(bcost[:, a_cols], aa, ta, method, tolerance)
+                            tc = bcost[:, t_col]
+                            with np.errstate(divide="ignore", invalid="ignore"):
+                                k = np.where(np.isfinite(rc), tc / rc, 0.0)
+                            eq.ci_low, eq.ci_high = percentile_interval(k)
+                            eq.p_cheaper = float(np.mean(k > 1))
+                            eq.p_reached = float(np.mean(np.isfinite(rc)))
+                out.append(eq)
+    return out
+
+
+def equivalences(
+    results: pd.DataFrame,
+    *,
+    method: str = "measured",
+    axes: tuple[str, ...] = tuple(AXES),
+    fits: FitSet | None = None,
+    boot: Bootstrap | None = None,
+    tolerance: float = 0.0,
+) -> list[Equivalence]:
+    """Every (target point b, other arm A) pair of each family where A reaches b's accuracy.
+
+    Pairs where A never reaches b are left out. ``fits`` is needed for ``method='fitted'``;
+    ``boot`` adds intervals to ``measured`` and ``interpolated`` ratios. ``tolerance`` (fraction,
+    measured only) accepts A points up to that much below b (the paper's "similar accuracy").
+
+    Example::
+
+        for e in equivalences(results, method="interpolated"):
+            print(e.sentence())
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {list(METHODS)}")
+    if method == "fitted" and fits is None:
+        raise ValueError("method='fitted' needs the fits (fit_curves(results))")
+    agg = aggregate_by_family(results)
+    out: list[Equivalence] = []
+    for family in ordered_families(agg):
+        fam = agg[agg["family"] == family]
+        cols: dict[tuple[str, str], int] = {}
+        if boot is not None:
+            for i, r in boot.points.iterrows():
+                if str(r["family"]) == family:
+                    cols[(str(r["student"]), str(r["arm"]))] = int(i)
+        for axis in axes:
+            out.extend(_family_equivalences(fam, family, axis, method, fits, boot, tolerance, cols))
+    return out
+
+
+def headline(eqs: list[Equivalence], family: str, axis: str, arm: str, target_arm: str) -> Equivalence | None:
+    """The most striking equivalence of A over B: the largest ratio ``k > 1`` (None if none).
+
+    Ties on ``k`` go to the more accurate target.
+    """
+    cands = [e for e in eqs if (e.family, e.axis, e.arm, e.target_arm) == (family, axis, arm, target_arm)
+             and finite(e.ratio) and e.ratio > 1]
+    if not cands:
+        return None
+    return max(cands, key=lambda e: (round(e.ratio, 12), e.target_accuracy))
+
+
+def find(eqs: list[Equivalence], family: str, axis: str, arm: str, target_arm: str,
+         target_student: str) -> Equivalence | None:
+    """The equivalence of one arm for one target point (None if A does not reach it)."""
+    for e in eqs:
+        if (e.family, e.axis, e.arm, e.target_arm, e.target_student) == (
+                family, axis, arm, target_arm, target_student):
+            return e
+    return None

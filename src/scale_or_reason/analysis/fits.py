@@ -1,0 +1,378 @@
+"""Curve fits: the paper's saturating accuracy-vs-compute curve, and power laws of inference FLOPs.
+
+**Saturating curve** (paper §3, Figs. 2–3), per family, arm and cost axis::
+
+    f(x) = α + β · (1 − exp(−γ · x^δ)),     x = log10(C / C0)
+
+where ``C`` is the cost in FLOPs (training FLOPs of the run, or mean inference FLOPs per query) and
+``C0`` (``x_ref``) a reference scale: by default one tenth of the cheapest cost among the points
+fitted together (all arms of a family on one axis share it, so their α are comparable), which puts
+every measured point at ``x ≥ 1``. The fit is therefore in log-FLOPs: ``x`` counts decades above
+``C0``; ``f(C0) = α`` and ``f → α + β`` as compute grows. Costs below ``C0`` are clipped to ``x = 0``.
+
+Constraints: α > 0, β > 0, α + β ≤ ceiling (the teacher's accuracy when known, else 1), γ > 0,
+0 < δ ≤ 1. They hold by construction: the optimiser works on (α + β, α / (α + β), log10 γ, δ) inside
+box bounds. The objective is the **mean absolute error** of accuracy (fractions), minimised from
+several starting points (a smooth least-squares pass from each start, then Nelder–Mead on the MAE;
+the lowest MAE wins). Fewer points than the 4 parameters is refused with a ``ValueError``.
+
+**Power law** (paper Fig. 14): ``inference FLOPs per query = c · N^e`` with ``N`` the student's
+parameters in billions, fitted by least squares in log-log space, per family and arm.
+
+Example::
+
+    import numpy as np
+    from scale_or_reason.analysis.fits import fit_saturating, saturating
+
+    cost = np.logspace(10, 16, 12)
+    acc = saturating(np.log10(cost / 1e9), 0.2, 0.6, 0.5, 0.7)
+    fit = fit_saturating(cost, acc, x_ref=1e9)
+    assert abs(fit.alpha - 0.2) < 1e-3 and fit.mae < 1e-4
+    fit.predict(1e13), fit.cost_for(0.6)        # accuracy at a cost; cost to reach an accuracy
+
+    # on a results table: every family x arm x axis with enough points
+    # fits = fit_curves(results, teacher_accuracy={"Math-OE": 0.921})
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import OptimizeWarning, least_squares, minimize
+
+from scale_or_reason.analysis._common import (
+    finite,
+    jsonable,
+    ordered_arms,
+    ordered_families,
+)
+from scale_or_reason.analysis.frontier import AXES, aggregate_by_family
+
+N_PARAMS = 4
+"""Parameters of the saturating curve (α, β, γ, δ): the fewest points a fit accepts."""
+
+_EPS = 1e-6
+_LOG_GAMMA = (-4.0, 4.0)
+_DELTA_MIN = 0.01
+
+
+def saturating(x: Any, alpha: float, beta: float, gamma: float, delta: float) -> np.ndarray:
+    """``α + β(1 − exp(−γ·x^δ))`` for ``x`` (decades above ``C0``; negative ``x`` is clipped to 0)."""
+    x = np.clip(np.asarray(x, dtype=float), 0.0, None)
+    return alpha + beta * (1.0 - np.exp(-gamma * np.power(x, delta)))
+
+
+@dataclass
+class SaturatingFit:
+    """A fitted saturating curve of accuracy against cost (see the module docstring for ``x``)."""
+
+    alpha: float
+    """Accuracy at the reference cost ``x_ref`` (x = 0)."""
+    beta: float
+    """Gain from ``x_ref`` to saturation; ``alpha + beta`` is the asymptote."""
+    gamma: float
+    """Rate (> 0)."""
+    delta: float
+    """Shape exponent, in (0, 1]."""
+    x_ref: float
+    """Reference cost ``C0`` in FLOPs: ``x = log10(C / x_ref)``."""
+    ceiling: float = 1.0
+    """Cap on the asymptote used in the fit (teacher accuracy, or 1)."""
+    mae: float = math.nan
+    """Mean absolute error of the fit on its points (accuracy fraction; 0.01 = 1 point)."""
+    max_error: float = math.nan
+    """Largest absolute error on its points."""
+    n_points: int = 0
+    """Number of points fitted."""
+    cost_min: float = math.nan
+    """Cheapest fitted cost (FLOPs): below it the curve extrapolates."""
+    cost_max: float = math.nan
+    """Dearest fitted cost (FLOPs): above it the curve extrapolates."""
+    family: str = ""
+    """Task family of the points (empty when fitted directly)."""
+    arm: str = ""
+    """Arm of the points (empty when fitted directly)."""
+    axis: str = ""
+    """Cost axis (``'train_flops'`` or ``'inference_flops'``; empty when fitted directly)."""
+
+    def x(self, cost: Any) -> np.ndarray:
+        """Decades above the reference cost: ``log10(cost / x_ref)``."""
+        return np.log10(np.asarray(cost, dtype=float) / self.x_ref)
+
+    def predict(self, cost: Any) -> Any:
+        """Fitted accuracy at ``cost`` (FLOPs; scalar or array)."""
+        y = saturating(self.x(cost), self.alpha, self.beta, self.gamma, self.delta)
+        return float(y) if np.ndim(y) == 0 else y
+
+    def cost_for(self, accuracy: float) -> float:
+        """Cost (FLOPs) at which the curve reaches ``accuracy``: the inverse of :meth:`predict`.
+
+        ``x_ref`` when ``accuracy <= alpha``; ``inf`` when ``accuracy >= alpha + beta`` (never).
+        """
+        y = float(accuracy)
+        if y <= self.alpha:
+            return self.x_ref
+        frac = (y - self.alpha) / self.beta
+        if frac >= 1.0:
+            return math.inf
+        x = (-math.log1p(-frac) / self.gamma) ** (1.0 / self.delta)
+        return self.x_ref * 10.0 ** x
+
+    def in_range(self, cost: float) -> bool:
+        """Whether ``cost`` lies within the fitted points' cost range (no extrapolation)."""
+        return finite(cost) and self.cost_min <= float(cost) <= self.cost_max
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+
+
+def _unpack(q: np.ndarray) -> tuple[float, float, float, float]:
+    total, share, lg, delta = q
+    return total * share, total * (1.0 - share), 10.0 ** lg, delta
+
+
+def fit_saturating(
+    cost: Any,
+    accuracy: Any,
+    *,
+    ceiling: float = 1.0,
+    x_ref: float | None = None,
+    n_starts: int = 12,
+    seed: int = 0,
+) -> SaturatingFit:
+    """Fit ``f(x) = α + β(1 − exp(−γ·x^δ))``, ``x = log10(cost / x_ref)``, minimising the MAE.
+
+    ``cost`` in FLOPs (positive), ``accuracy`` as fractions. ``x_ref`` defaults to ``min(cost) / 10``.
+    ``n_starts`` starting points (a fixed grid, then seeded random ones) are each refined; the
+    lowest mean absolute error wins. Raises ``ValueError`` for fewer finite points than parameters
+    (4), non-positive costs, or a ceiling outside (0, 1].
+
+    Example::
+
+        fit = fit_saturating([1e10, 1e11, 1e12, 1e13, 1e14], [0.2, 0.35, 0.5, 0.58, 0.62])
+        print(fit.alpha, fit.beta, fit.gamma, fit.delta, fit.mae)
+    """
+    c = np.asarray(cost, dtype=float).ravel()
+    y = np.asarray(accuracy, dtype=float).ravel()
+    if c.shape != y.shape:
+        raise ValueError(f"cost and accuracy differ in length ({c.size} vs {y.size})")
+    ok = np.isfinite(c) & np.isfinite(y)
+    c, y = c[ok], y[ok]
+    if c.size < N_PARAMS:
+        raise ValueError(
+            f"cannot fit the saturating curve's {N_PARAMS} parameters (α, β, γ, δ) to {c.size} "
+            f"point(s): at least {N_PARAMS} are needed"
+        )
+    if (c <= 0).any():
+        raise ValueError("costs must be positive FLOPs to be placed on a log scale")
+    if not 0 < ceiling <= 1:
+        raise ValueError(f"ceiling must be an accuracy in (0, 1], got {ceiling}")
+    x_ref = float(x_ref) if x_ref is not None else float(c.min()) / 10.0
+    if not x_ref > 0:
+        raise ValueError(f"x_ref must be a positive cost, got {x_ref}")
+    x = np.clip(np.log10(c / x_ref), 0.0, None)
+
+    lo = np.array([_EPS, _EPS, _LOG_GAMMA[0], _DELTA_MIN])
+    hi = np.array([ceiling, 1.0 - _EPS, _LOG_GAMMA[1], 1.0])
+
+    def model(q: np.ndarray) -> np.ndarray:
+        return saturating(x, *_unpack(q))
+
+    def mae(q: np.ndarray) -> float:
+        return float(np.mean(np.abs(model(q) - y)))
+
+    top = float(np.clip(max(y.max(), _EPS) * 1.05, 2 * _EPS, ceiling))
+    grid = [
+        (top, share, lg, d)
+        for d in (0.5, 1.0)
+        for lg in (-1.0, 0.0)
+        for share in (0.1, 0.5)
+    ]
+    rng = np.random.default_rng(seed)
+    starts = [np.array(s) for s in grid][:n_starts]
+    while len(starts) < n_starts:
+        starts.append(rng.uniform(lo, hi))
+
+    best_q, best_err = None, math.inf
+    refined: list[tuple[float, np.ndarray]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (RuntimeWarning, OptimizeWarning))
+        for q0 in starts:
+            q0 = np.clip(q0, lo + 1e-9, hi - 1e-9)
+            try:
+                ls = least_squares(lambda q: model(q) - y, q0, bounds=(lo, hi), method="trf",
+                                   xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=400)
+                q1 = ls.x
+            except (ValueError, np.linalg.LinAlgError):
+                q1 = q0
+            refined.append((mae(q1), q1))
+        refined.sort(key=lambda t: t[0])
+        for err0, q1 in refined[: max(2, n_starts // 4)]:
+            if err0 < 1e-13:  # already exact (noiseless data): nothing for Nelder-Mead to gain
+                best_q, best_err = (q1, err0) if err0 < best_err else (best_q, best_err)
+                continue
+            res = minimize(mae, q1, method="Nelder-Mead", bounds=list(zip(lo, hi)),
+                           options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000})
+            q2, err = (res.x, float(res.fun)) if res.fun <= err0 else (q1, err0)
+            if err < best_err:
+                best_q, best_err = q2, err
+    assert best_q is not None
+    alpha, beta, gamma, delta = _unpack(np.clip(best_q, lo, hi))
+    resid = np.abs(saturating(x, alpha, beta, gamma, delta) - y)
+    return SaturatingFit(
+        alpha=float(alpha), beta=float(beta), gamma=float(gamma), delta=float(delta), x_ref=x_ref,
+        ceiling=float(ceiling), mae=float(resid.mean()), max_error=float(resid.max()),
+        n_points=int(c.size), cost_min=float(c.min()), cost_max=float(c.max()),
+    )
+
+
+@dataclass
+class FitSet:
+    """All saturating fits of a results table, and the (family, arm, axis) groups left unfitted."""
+
+    fits: list[SaturatingFit] = field(default_factory=list)
+    """Successful fits, by family, axis, arm."""
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    """``{"family", "arm", "axis", "n_points", "reason"}`` for each group that was not fitted."""
+
+    def get(self, family: str, arm: str, axis: str) -> SaturatingFit | None:
+        """The fit of one family x arm x axis, or None."""
+        for f in self.fits:
+            if (f.family, f.arm, f.axis) == (family, arm, axis):
+                return f
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({"fits": [f.to_dict() for f in self.fits], "skipped": list(self.skipped)})
+
+
+def fit_curves(
+    results: pd.DataFrame,
+    *,
+    axes: tuple[str, ...] = tuple(AXES),
+    teacher_accuracy: dict[str, float] | None = None,
+    n_starts: int = 12,
+) -> FitSet:
+    """Fit the saturating curve per family x arm x axis of a results table (aggregated by family).
+
+    Points are the arm's measured (student) points with finite positive cost and finite accuracy.
+    The ceiling is ``teacher_accuracy[family]`` when given, else 1; a student measured above the
+    teacher raises the ceiling to its accuracy (the fit's ``ceiling`` records the cap used). Groups with fewer than 4 points are listed in ``skipped`` with the
+    reason, never fitted. ``x_ref`` is shared by all arms of a family on an axis.
+
+    Example::
+
+        fs = fit_curves(results)
+        for f in fs.fits: print(f.family, f.arm, f.axis, round(f.mae, 4))
+        for s in fs.skipped: print(s["reason"])
+    """
+    agg = aggregate_by_family(results)
+    out = FitSet()
+    teacher_accuracy = teacher_accuracy or {}
+    for family in ordered_families(agg):
+        fam = agg[agg["family"] == family]
+        ceiling = float(teacher_accuracy.get(family, 1.0))
+        for axis in axes:
+            col = AXES[axis]
+            cost = fam[col].astype(float)
+            usable = fam[np.isfinite(cost) & (cost > 0) & np.isfinite(fam["accuracy"].astype(float))]
+            x_ref = float(usable[col].min()) / 10.0 if not usable.empty else math.nan
+            for arm in ordered_arms(fam):
+                pts = usable[usable["arm"] == arm]
+                n = len(pts)
+                if n < N_PARAMS:
+                    why = ("no measured cost on this axis" if n == 0 and fam[fam["arm"] == arm][col].isna().all()
+                           else f"only {n} point(s) with a finite cost and accuracy")
+                    out.skipped.append({
+                        "family": family, "arm": arm, "axis": axis, "n_points": n,
+                        "reason": f"{family} / {arm} / {axis}: not fitted, {why}; the saturating "
+                                  f"curve has {N_PARAMS} parameters and needs at least {N_PARAMS} points",
+                    })
+                    continue
+                acc = pts["accuracy"].to_numpy(dtype=float)
+                cap = max(ceiling, float(acc.max()))
+                fit = fit_saturating(pts[col].to_numpy(dtype=float), acc, ceiling=min(cap, 1.0),
+                                     x_ref=x_ref, n_starts=n_starts)
+                fit.family, fit.arm, fit.axis = family, arm, axis
+                out.fits.append(fit)
+    return out
+
+
+@dataclass
+class PowerLawFit:
+    """``inference FLOPs per query = coefficient · (parameters / 1e9) ** exponent`` (paper Fig. 14)."""
+
+    coefficient: float
+    """FLOPs per query of a 1B-parameter student on the fitted line."""
+    exponent: float
+    """Power of the size."""
+    r2: float
+    """Coefficient of determination in log-log space (NaN with 2 points)."""
+    n_points: int
+    """Students fitted."""
+    family: str = ""
+    """Task family."""
+    arm: str = ""
+    """Arm."""
+
+    def predict(self, parameters: Any) -> Any:
+        """Inference FLOPs per query at ``parameters`` (total parameter count, not billions)."""
+        y = self.coefficient * np.power(np.asarray(parameters, dtype=float) / 1e9, self.exponent)
+        return float(y) if np.ndim(y) == 0 else y
+
+    def equation(self) -> str:
+        """``'3.42e12·N^0.82'`` with N in billions of parameters."""
+        return f"{self.coefficient:.3g}·N^{self.exponent:.2f}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+
+
+def fit_power_law(parameters: Any, flops: Any) -> PowerLawFit:
+    """Least-squares line through ``(log N, log FLOPs)``, ``N`` in billions; needs 2 distinct sizes.
+
+    Example::
+
+        pl = fit_power_law([0.5e9, 1.5e9, 3e9], [1e11, 2.4e11, 4e11])
+        pl.coefficient, pl.exponent
+    """
+    n = np.asarray(parameters, dtype=float).ravel()
+    f = np.asarray(flops, dtype=float).ravel()
+    ok = np.isfinite(n) & np.isfinite(f) & (n > 0) & (f > 0)
+    n, f = n[ok], f[ok]
+    if np.unique(n).size < 2:
+        raise ValueError(f"a power law needs at least 2 distinct sizes with positive FLOPs, got {np.unique(n).size}")
+    lx, ly = np.log(n / 1e9), np.log(f)
+    slope, intercept = np.polyfit(lx, ly, 1)
+    pred = intercept + slope * lx
+    ss_res = float(np.sum((ly - pred) ** 2))
+    ss_tot = float(np.sum((ly - ly.mean()) ** 2))
+    r2 = 1.0 - ss_res / ss_tot if n.size > 2 and ss_tot > 0 else math.nan
+    return PowerLawFit(float(np.exp(intercept)), float(slope), r2, int(n.size))
+
+
+def inference_power_laws(results: pd.DataFrame) -> list[PowerLawFit]:
+    """One :class:`PowerLawFit` per family x arm with at least 2 sizes (paper Fig. 14).
+
+    Example::
+
+        for pl in inference_power_laws(results): print(pl.family, pl.arm, pl.equation())
+    """
+    agg = aggregate_by_family(results)
+    out = []
+    for family in ordered_families(agg):
+        fam = agg[agg["family"] == family]
+        for arm in ordered_arms(fam):
+            pts = fam[fam["arm"] == arm]
+            try:
+                pl = fit_power_law(pts["parameters"], pts["inference_flops_mean"])
+            except ValueError:
+                continue
+            pl.family, pl.arm = family, arm
+            out.append(pl)
+    return out

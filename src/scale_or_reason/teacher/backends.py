@@ -1,0 +1,334 @@
+"""Teacher backends behind one interface: ``stream(jobs)`` -> ``ModeResult`` per (prompt, mode).
+
+A ``Job`` is one prompt in one mode (``ift`` = reasoning off, ``reasoning`` = on). A backend pulls jobs
+lazily (so the prompt source is streamed), runs them its own way, and yields one ``ModeResult`` per job
+in any order; a job that failed carries ``error`` (the reason) instead of text. The runner pairs the
+results up and writes the store.
+
+* ``SyntheticBackend`` -- the embedded programmatic teacher (synthetic task sources only);
+* ``HFBackend`` -- a local transformers checkpoint, batched ``generate`` (small teachers);
+* ``OpenAIBackend`` (``openai_backend.py``) -- any OpenAI-compatible server, async, bounded concurrency;
+* ``VLLMBackend`` -- offline ``vllm.LLM.chat`` with tensor parallelism (extra ``vllm``, imported lazily).
+
+Example::
+
+    from scale_or_reason.teacher.backends import HFBackend, Job
+    from scale_or_reason.teacher.profiles import get_profile
+    from scale_or_reason.teacher.sources import PromptItem
+    be = HFBackend("path/to/checkpoint", get_profile("qwen3"), batch_size=8)
+    item = PromptItem("p1", "What is 3 + 4?")
+    for r in be.stream([Job(item, "ift"), Job(item, "reasoning")]):
+        print(r.job.mode, r.trace[:40], r.answer, r.finish_reason)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .profiles import SamplingParams, ToggleProfile
+from .sources import PromptItem
+
+__all__ = ["Backend", "BackendError", "HFBackend", "Job", "ModeResult", "SyntheticBackend", "VLLMBackend",
+           "request_seed"]
+
+
+class BackendError(RuntimeError):
+    """A backend cannot run at all (missing extra, bad checkpoint, unreachable server)."""
+
+
+@dataclass
+class Job:
+    """One prompt in one mode."""
+
+    item: PromptItem
+    """The prompt."""
+    mode: str
+    """``ift`` (reasoning off) or ``reasoning`` (on)."""
+
+    @property
+    def thinking(self) -> bool:
+        return self.mode == "reasoning"
+
+
+@dataclass
+class ModeResult:
+    """One generation, split into trace and answer, or the reason it failed."""
+
+    job: Job
+    """The job this answers."""
+    text: str = ""
+    """Raw generated text (rebuilt from parts when the server returned the trace apart)."""
+    trace: str = ""
+    """Trace (without tags)."""
+    answer: str = ""
+    """Answer after the trace."""
+    finish_reason: str = "stop"
+    """``stop`` or ``length`` (or whatever the server said)."""
+    closed: bool | None = None
+    """Whether the closing think tag was seen; None when a server parsed the trace for us."""
+    prompt_tokens: int | None = None
+    """Prompt tokens (usage or tokenizer); None when unknown."""
+    completion_tokens: int | None = None
+    """All generated tokens (usage or generated ids); None when unknown."""
+    trace_tokens: int | None = None
+    """Tokens of the trace; None when unknown (the runner counts or estimates them)."""
+    answer_tokens: int | None = None
+    """Tokens of the answer; None when unknown."""
+    latency_s: float = 0.0
+    """Wall seconds of the request (of the batch, for batched backends)."""
+    error: str | None = None
+    """Why the job failed (after retries); None on success."""
+    attempts: int = 1
+    """Requests made for this job."""
+
+    def to_state(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("job")
+        return d
+
+    @classmethod
+    def from_state(cls, job: Job, d: dict[str, Any]) -> ModeResult:
+        return cls(job=job, **d)
+
+
+def request_seed(base: int | None, prompt_id: str, mode: str) -> int | None:
+    """Per-request seed: ``base`` + a stable hash of (prompt id, mode), so reruns draw the same sample."""
+    if base is None:
+        return None
+    h = int.from_bytes(hashlib.sha256(f"{prompt_id}\x00{mode}".encode()).digest()[:4], "little")
+    return (base + h) % (2**31 - 1)
+
+
+class Backend:
+    """Base class: ``name`` (teacher id), ``tokenizer`` and ``arch`` when known, ``stream(jobs)``."""
+
+    name: str = ""
+    tokenizer: Any = None
+    """A Hugging Face tokenizer for token counts and the hybrid check, or None."""
+    arch: Any = None
+    """``flops.Architecture`` of the teacher for its FLOPs, or None."""
+    kind: str = ""
+
+    def __init__(self, profile: ToggleProfile, sampling: dict[str, SamplingParams] | None = None):
+        self.profile = profile
+        self.sampling = sampling or {"ift": profile.sampling_off, "reasoning": profile.sampling_on}
+
+    def sampling_record(self) -> dict[str, Any]:
+        return {m: s.to_dict() for m, s in self.sampling.items()}
+
+    def stream(self, jobs: Iterable[Job]) -> Iterator[ModeResult]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def _batched(it: Iterable[Any], n: int) -> Iterator[list[Any]]:
+    it = iter(it)
+    while chunk := list(itertools.islice(it, n)):
+        yield chunk
+
+
+# --- synthetic -------------------------------------------------------------------------------------
+
+class SyntheticBackend(Backend):
+    """The programmatic teacher of ``synthetic/`` behind the backend interface (no model, no FLOPs)."""
+
+    kind = "synthetic"
+
+    def __init__(self, profile: ToggleProfile, tokenizer: Any = None):
+        from ..synthetic.teacher import SyntheticTeacher
+
+        greedy = SamplingParams(temperature=0.0, max_tokens=0)
+        super().__init__(profile, {"ift": greedy, "reasoning": greedy})
+        self.teacher = SyntheticTeacher()
+        self.name = self.teacher.name
+        self.tokenizer = tokenizer
+
+    def stream(self, jobs: Iterable[Job]) -> Iterator[ModeResult]:
+        for job in jobs:
+            if job.item.task is None:
+                raise BackendError(f"prompt {job.item.prompt_id}: the synthetic backend answers synthetic tasks "
+                                   "only (--source synthetic:FAMILY:N)")
+            t0 = time.perf_counter()
+            out = self.teacher.answer(job.item.task, enable_thinking=job.thinking)
+            text = self.profile.rebuild(out.trace, out.answer)
+            yield ModeResult(job, text=text, trace=out.trace, answer=out.answer, finish_reason=out.finish_reason,
+                             closed=bool(out.trace) or None, latency_s=time.perf_counter() - t0)
+
+
+# --- local transformers checkpoint -------------------------------------------------------------------
+
+def _clean(text: str, specials: list[str]) -> str:
+    for s in specials:
+        if s:
+            text = text.replace(s, "")
+    return text
+
+
+class HFBackend(Backend):
+    """A local transformers checkpoint: ``apply_chat_template(..., <toggle kwarg>)`` + batched ``generate``.
+
+    Jobs are taken ``batch_size`` at a time, grouped by mode, sorted by prompt length and left-padded.
+    Greedy decoding (``temperature=0``) is deterministic; with sampling, each batch is seeded from its
+    first request's seed, so a rerun reproduces a batch only when it holds the same prompts.
+    """
+
+    kind = "hf"
+
+    def __init__(self, model: str | Path, profile: ToggleProfile, sampling: dict[str, SamplingParams] | None = None,
+                 *, batch_size: int = 8, device: str = "cpu", dtype: str = "auto", name: str | None = None):
+        super().__init__(profile, sampling)
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as e:  # pragma: no cover - core dependencies
+            raise BackendError(f"the hf backend needs torch and transformers ({e})") from None
+        from ..flops import Architecture
+
+        path = Path(model)
+        if not (path / "config.json").exists():
+            raise BackendError(f"{path}: no config.json (the hf backend loads a local checkpoint directory)")
+        self.torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        kw: dict[str, Any] = {} if dtype == "auto" else {"dtype": getattr(torch, dtype)}
+        self.model = AutoModelForCausalLM.from_pretrained(path, **kw).to(device).eval()
+        self.device = device
+        self.batch_size = batch_size
+        self.name = name or path.name
+        try:
+            self.arch = Architecture.from_config(path)
+        except (ValueError, KeyError):
+            self.arch = None
+        eos = self.model.generation_config.eos_token_id
+        eos = eos if isinstance(eos, list) else [eos]
+        if self.tokenizer.eos_token_id is not None:
+            eos.append(self.tokenizer.eos_token_id)
+        self.eos_ids = sorted({int(e) for e in eos if e is not None})
+        keep = {profile.think_open, profile.think_close}
+        self.specials = [s for s in self.tokenizer.all_special_tokens if s not in keep]
+
+    def stream(self, jobs: Iterable[Job]) -> Iterator[ModeResult]:
+        for window in _batched(jobs, self.batch_size * 2):
+            for mode in ("ift", "reasoning"):
+                group = [j for j in window if j.mode == mode]
+                for batch in _batched(group, self.batch_size):
+                    yield from self._run(batch, mode)
+
+    def _run(self, batch: list[Job], mode: str) -> list[ModeResult]:
+        torch = self.torch
+        sp = self.sampling[mode]
+        prompts = [self.profile.render(self.tokenizer, j.item.messages(), j.thinking) for j in batch]
+        enc = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        order = sorted(range(len(batch)), key=lambda i: len(enc[i]))
+        padded = self.tokenizer.pad({"input_ids": [enc[i] for i in order]}, return_tensors="pt")
+        kwargs: dict[str, Any] = {"max_new_tokens": sp.max_tokens, "pad_token_id": self.tokenizer.pad_token_id,
+                                  "eos_token_id": self.eos_ids}
+        if sp.temperature and sp.temperature > 0:
+            kwargs.update(do_sample=True, temperature=sp.temperature)
+            for k in ("top_p", "top_k", "min_p"):
+                if getattr(sp, k) is not None:
+                    kwargs[k] = getattr(sp, k)
+            seed = request_seed(sp.seed if sp.seed is not None else 0, batch[order[0]].item.prompt_id, mode)
+            torch.manual_seed(seed)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            out = self.model.generate(input_ids=padded["input_ids"].to(self.device),
+                                      attention_mask=padded["attention_mask"].to(self.device), **kwargs)
+        latency = time.perf_counter() - t0
+        width = padded["input_ids"].shape[1]
+        results: list[ModeResult | None] = [None] * len(batch)
+        for row, i in enumerate(order):
+            gen = out[row, width:].tolist()
+            stop = next((k for k, t in enumerate(gen) if t in self.eos_ids), None)
+            finish = "stop" if stop is not None else "length"
+            gen = gen[:stop] if stop is not None else gen
+            text = _clean(self.tokenizer.decode(gen, skip_special_tokens=False), self.specials)
+            opened = prompts[i].rstrip().endswith(self.profile.think_open.strip()) if batch[i].thinking else False
+            sp_ = self.profile.split(text, opened=opened)
+            results[i] = ModeResult(batch[i], text=text, trace=sp_.trace, answer=sp_.answer, finish_reason=finish,
+                                    closed=sp_.closed, prompt_tokens=len(enc[i]), completion_tokens=len(gen),
+                                    latency_s=latency)
+        return [r for r in results if r is not None]
+
+
+# --- vLLM (offline) --------------------------------------------------------------------------------
+
+class VLLMBackend(Backend):
+    """Offline vLLM: ``LLM.chat(conversations, sampling_params, chat_template_kwargs=...)``.
+
+    Needs the ``vllm`` extra and a GPU; imported only here. Jobs are taken ``batch_size`` at a time
+    (vLLM schedules them itself), one ``chat`` call per mode since the template kwargs differ. Each
+    request gets its own ``SamplingParams`` with a per-prompt seed, so reruns reproduce it.
+    Special tokens are kept in the text (gpt-oss marks its channels with them) and stripped after
+    the split.
+    """
+
+    kind = "vllm"
+
+    def __init__(self, model: str, profile: ToggleProfile, sampling: dict[str, SamplingParams] | None = None, *,
+                 tensor_parallel_size: int = 1, batch_size: int = 1024, dtype: str = "auto",
+                 max_model_len: int | None = None, name: str | None = None):
+        super().__init__(profile, sampling)
+        try:
+            import vllm
+        except ImportError:
+            raise BackendError("the vllm backend needs the optional extra: pip install 'scale-or-reason[vllm]'") from None
+        from ..flops import Architecture
+
+        self.vllm = vllm
+        kw: dict[str, Any] = {"model": str(model), "tensor_parallel_size": tensor_parallel_size, "dtype": dtype}
+        if max_model_len:
+            kw["max_model_len"] = max_model_len
+        self.llm = vllm.LLM(**kw)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.batch_size = batch_size
+        self.name = name or str(model)
+        try:
+            self.arch = Architecture.from_config(self.llm.llm_engine.get_model_config().hf_config)
+        except Exception:
+            self.arch = None
+        keep = {profile.think_open, profile.think_close}
+        self.specials = [s for s in getattr(self.tokenizer, "all_special_tokens", []) if s not in keep]
+
+    def _params(self, job: Job) -> Any:
+        sp = self.sampling[job.mode]
+        kw: dict[str, Any] = {"temperature": sp.temperature, "max_tokens": sp.max_tokens,
+                              "seed": request_seed(sp.seed, job.item.prompt_id, job.mode),
+                              "skip_special_tokens": False}
+        for k in ("top_p", "top_k", "min_p"):
+            if getattr(sp, k) is not None:
+                kw[k] = getattr(sp, k)
+        return self.vllm.SamplingParams(**kw)
+
+    def stream(self, jobs: Iterable[Job]) -> Iterator[ModeResult]:
+        for window in _batched(jobs, self.batch_size):
+            for mode in ("ift", "reasoning"):
+                group = [j for j in window if j.mode == mode]
+                if not group:
+                    continue
+                t0 = time.perf_counter()
+                outs = self.llm.chat([j.item.messages() for j in group], [self._params(j) for j in group],
+                                     use_tqdm=False, chat_template_kwargs=self.profile.template_kwargs(mode == "reasoning"))
+                latency = time.perf_counter() - t0
+                for j, o in zip(group, outs):
+                    c = o.outputs[0]
+                    text = _clean(c.text, self.specials)
+                    prompt = self.tokenizer.decode(o.prompt_token_ids[-8:]) if o.prompt_token_ids else ""
+                    opened = j.thinking and prompt.rstrip().endswith(self.profile.think_open.strip())
+                    sp_ = self.profile.split(text, opened=opened)
+                    yield ModeResult(j, text=text, trace=sp_.trace, answer=sp_.answer,
+                                     finish_reason=c.finish_reason or "stop", closed=sp_.closed,
+                                     prompt_tokens=len(o.prompt_token_ids or []), completion_tokens=len(c.token_ids),
+                                     latency_s=latency)
