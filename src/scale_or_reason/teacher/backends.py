@@ -258,7 +258,7 @@ class HFBackend(Backend):
             opened = prompts[i].rstrip().endswith(self.profile.think_open.strip()) if batch[i].thinking else False
             sp_ = self.profile.split(text, opened=opened)
             results[i] = ModeResult(batch[i], text=text, trace=sp_.trace, answer=sp_.answer, finish_reason=finish,
-                                    closed=sp_.closed, prompt_tokens=len(enc[i]), completion_tokens=len(gen),
+                                    closed=sp_.closed if sp_.tagged else None, prompt_tokens=len(enc[i]), completion_tokens=len(gen),
                                     latency_s=latency)
         return [r for r in results if r is not None]
 
@@ -329,6 +329,6 @@ class VLLMBackend(Backend):
                     opened = j.thinking and prompt.rstrip().endswith(self.profile.think_open.strip())
                     sp_ = self.profile.split(text, opened=opened)
                     yield ModeResult(j, text=text, trace=sp_.trace, answer=sp_.answer,
-                                     finish_reason=c.finish_reason or "stop", closed=sp_.closed,
+                                     finish_reason=c.finish_reason or "stop", closed=sp_.closed if sp_.tagged else None,
                                      prompt_tokens=len(o.prompt_token_ids or []), completion_tokens=len(c.token_ids),
                                      latency_s=latency)

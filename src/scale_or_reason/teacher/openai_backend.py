@@ -1,0 +1,255 @@
+"""The ``openai`` backend: any OpenAI-compatible chat server (vLLM, SGLang, ``transformers serve``, hosted).
+
+Each job is one ``POST /v1/chat/completions`` with the mode's sampling settings and the toggle sent as
+``extra_body={"chat_template_kwargs": {<kwarg>: <value>}}`` (plus ``top_k``/``min_p`` there when set,
+and the profile's ``request_field`` such as gpt-oss ``reasoning_effort``). Requests run on an asyncio
+loop in a helper thread with at most ``concurrency`` in flight; the prompt source is pulled lazily.
+
+Faults are handled per request: a per-request timeout; bounded retries with jittered exponential
+backoff (honouring ``Retry-After``) on 429, 5xx, 408/409, timeouts, dropped connections and malformed
+responses; other 4xx fail at once. A job that still fails comes back with ``error`` = the reason, and
+the runner records it against the prompt id -- a rerun fills it in.
+
+Token counts come from ``usage`` (``completion_tokens`` includes hidden reasoning, which still costs);
+the trace is read from ``reasoning_content`` or ``reasoning`` when the server parses it out, else
+split from ``content`` at the last closing tag.
+
+The API key is read from the environment variable named by ``api_key_env`` (default
+``OPENAI_API_KEY``; local servers get the placeholder ``EMPTY``). It is never logged or stored.
+
+Example::
+
+    from scale_or_reason.teacher.openai_backend import OpenAIBackend
+    from scale_or_reason.teacher.profiles import get_profile
+    be = OpenAIBackend("Qwen/Qwen3-235B-A22B", get_profile("qwen3"), base_url="http://127.0.0.1:8000/v1",
+                       concurrency=64, timeout_s=900)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from .backends import Backend, BackendError, Job, ModeResult, request_seed
+from .profiles import SamplingParams, ToggleProfile
+
+__all__ = ["OpenAIBackend"]
+
+_DONE = object()
+
+
+class _Malformed(Exception):
+    pass
+
+
+class OpenAIBackend(Backend):
+    """OpenAI-compatible server backend (async, bounded concurrency, timeouts, retries)."""
+
+    kind = "openai"
+
+    def __init__(self, model: str, profile: ToggleProfile, sampling: dict[str, SamplingParams] | None = None, *,
+                 base_url: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 32,
+                 timeout_s: float = 600.0, max_retries: int = 4, backoff_base_s: float = 1.0,
+                 backoff_max_s: float = 60.0, send_chat_template_kwargs: bool = True,
+                 max_tokens_field: str = "max_tokens", tokenizer: Any = None, arch: Any = None,
+                 name: str | None = None):
+        super().__init__(profile, sampling)
+        try:
+            import openai
+        except ImportError:
+            raise BackendError("the openai backend needs the optional extra: pip install 'scale-or-reason[openai]'") from None
+        if concurrency < 1 or max_retries < 0 or timeout_s <= 0:
+            raise ValueError("openai backend: concurrency >= 1, max_retries >= 0 and timeout_s > 0 are required")
+        if max_tokens_field not in ("max_tokens", "max_completion_tokens"):
+            raise ValueError("openai backend: max_tokens_field is 'max_tokens' or 'max_completion_tokens'")
+        self.openai = openai
+        self.model = model
+        self.name = name or model
+        self.base_url = base_url
+        self.api_key_env = api_key_env
+        self.concurrency = concurrency
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self.send_chat_template_kwargs = send_chat_template_kwargs
+        self.max_tokens_field = max_tokens_field
+        self.tokenizer = tokenizer
+        self.arch = arch
+
+    # ---- request building ---------------------------------------------------------------------
+    def request_kwargs(self, job: Job) -> dict[str, Any]:
+        """The keyword arguments of ``chat.completions.create`` for ``job`` (no secrets in here)."""
+        sp = self.sampling[job.mode]
+        kw: dict[str, Any] = {"model": self.model, "messages": job.item.messages(),
+                              "temperature": sp.temperature, self.max_tokens_field: sp.max_tokens}
+        if sp.top_p is not None:
+            kw["top_p"] = sp.top_p
+        seed = request_seed(sp.seed, job.item.prompt_id, job.mode)
+        if seed is not None:
+            kw["seed"] = seed
+        extra: dict[str, Any] = {}
+        if self.send_chat_template_kwargs:
+            extra["chat_template_kwargs"] = self.profile.template_kwargs(job.thinking)
+        if self.profile.request_field:
+            extra[self.profile.request_field] = self.profile.value(job.thinking)
+        if sp.top_k is not None:
+            extra["top_k"] = sp.top_k
+        if sp.min_p is not None:
+            extra["min_p"] = sp.min_p
+        if extra:
+            kw["extra_body"] = extra
+        return kw
+
+    def parse(self, job: Job, data: Any, latency: float, attempts: int) -> ModeResult:
+        """A response body (parsed JSON) -> ``ModeResult``; raises ``_Malformed`` when it is not a completion."""
+        try:
+            choice = data["choices"][0]
+            msg = choice["message"]
+        except (KeyError, IndexError, TypeError):
+            raise _Malformed("no choices[0].message in the response") from None
+        if not isinstance(msg, dict):
+            raise _Malformed("choices[0].message is not an object")
+        content = msg.get("content") or ""
+        if not isinstance(content, str):
+            raise _Malformed("choices[0].message.content is not text")
+        field = next((msg[f] for f in self.profile.reasoning_fields if isinstance(msg.get(f), str) and msg[f]), None)
+        if field is not None:
+            trace, answer, closed = field.strip(), content.strip(), None
+            text = self.profile.rebuild(trace, answer)
+        else:
+            sp = self.profile.split(content, opened=job.thinking and self.profile.prompt_opens_think)
+            trace, answer, closed, text = sp.trace, sp.answer, (sp.closed if sp.tagged else None), content
+        usage = data.get("usage") or {}
+        return ModeResult(job, text=text, trace=trace, answer=answer,
+                          finish_reason=str(choice.get("finish_reason") or "stop"), closed=closed,
+                          prompt_tokens=_int(usage.get("prompt_tokens")),
+                          completion_tokens=_int(usage.get("completion_tokens")),
+                          latency_s=latency, attempts=attempts)
+
+    # ---- async machinery ------------------------------------------------------------------------
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        delay = min(self.backoff_max_s, self.backoff_base_s * 2**attempt) * random.uniform(0.5, 1.5)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.backoff_max_s))
+        return delay
+
+    async def _attempt(self, client: Any, job: Job) -> Any:
+        raw = await client.chat.completions.with_raw_response.create(**self.request_kwargs(job))
+        try:
+            return json.loads(raw.text)
+        except json.JSONDecodeError as e:
+            raise _Malformed(f"response is not JSON ({e.msg} at char {e.pos})") from None
+
+    async def _one(self, client: Any, job: Job) -> ModeResult:
+        oa = self.openai
+        reason = "no attempt made"
+        attempts = 0
+        for attempt in range(self.max_retries + 1):
+            attempts += 1
+            retry_after = None
+            t0 = time.perf_counter()
+            try:
+                data = await asyncio.wait_for(self._attempt(client, job), timeout=self.timeout_s)
+                return self.parse(job, data, time.perf_counter() - t0, attempts)
+            except (asyncio.TimeoutError, oa.APITimeoutError):
+                reason = f"timeout after {self.timeout_s:g}s"
+            except oa.APIStatusError as e:
+                status = e.status_code
+                reason = f"HTTP {status}: {_short(e)}"
+                if status == 429:
+                    retry_after = _retry_after(e)
+                elif status < 500 and status not in (408, 409):
+                    return ModeResult(job, error=reason, attempts=attempts)
+            except oa.APIConnectionError as e:
+                reason = f"connection error: {_short(e)}"
+            except _Malformed as e:
+                reason = f"malformed response: {e}"
+            if attempt < self.max_retries:
+                await asyncio.sleep(self._backoff(attempt, retry_after))
+        return ModeResult(job, error=f"{reason} (gave up after {attempts} attempts)", attempts=attempts)
+
+    async def _main(self, jobs: Iterable[Job], out: queue.Queue) -> None:
+        client = self.openai.AsyncOpenAI(base_url=self.base_url, api_key=os.environ.get(self.api_key_env) or "EMPTY",
+                                         max_retries=0, timeout=self.timeout_s + 5)
+        sem = asyncio.Semaphore(self.concurrency)
+        tasks: set[asyncio.Task] = set()
+
+        async def run(job: Job) -> None:
+            try:
+                out.put(await self._one(client, job))
+            finally:
+                sem.release()
+
+        try:
+            for job in jobs:
+                await sem.acquire()
+                t = asyncio.create_task(run(job))
+                tasks.add(t)
+                t.add_done_callback(tasks.discard)
+            if tasks:
+                await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await client.close()
+
+    def stream(self, jobs: Iterable[Job]) -> Iterator[ModeResult]:
+        out: queue.Queue = queue.Queue()
+        loop = asyncio.new_event_loop()
+        main: dict[str, asyncio.Task] = {}
+
+        def thread_main() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                main["task"] = loop.create_task(self._main(jobs, out))
+                loop.run_until_complete(main["task"])
+            except asyncio.CancelledError:
+                pass
+            except BaseException as e:  # the source or the client failed: hand it to the caller
+                out.put(e)
+            finally:
+                out.put(_DONE)
+                loop.close()
+
+        th = threading.Thread(target=thread_main, name="sor-openai", daemon=True)
+        th.start()
+        try:
+            while True:
+                item = out.get()
+                if item is _DONE:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            if th.is_alive() and "task" in main:
+                loop.call_soon_threadsafe(main["task"].cancel)
+            th.join(timeout=30)
+
+
+def _int(v: Any) -> int | None:
+    try:
+        return None if v is None else int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _short(e: Exception) -> str:
+    msg = getattr(e, "message", None) or str(e) or type(e).__name__
+    return " ".join(str(msg).split())[:200]
+
+
+def _retry_after(e: Any) -> float | None:
+    try:
+        v = e.response.headers.get("retry-after")
+        return float(v) if v is not None else None
+    except (AttributeError, TypeError, ValueError):
+        return None
