@@ -179,7 +179,8 @@ def _tokenizer_stage(cfg: StudyConfig, out: Path) -> tuple[Path, str]:
     return tdir, key
 
 
-def _pairs_stage(cfg: StudyConfig, out: Path, tokenizer_dir: Path) -> tuple[list[PairedSample], dict[str, list[Task]]]:
+def _pairs_stage(cfg: StudyConfig, out: Path, tokenizer_dir: Path,
+                 tok_key: str = "") -> tuple[list[PairedSample], dict[str, list[Task]]]:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
@@ -188,7 +189,7 @@ def _pairs_stage(cfg: StudyConfig, out: Path, tokenizer_dir: Path) -> tuple[list
     tests: dict[str, list[Task]] = {}
     for fam in cfg.study.families:
         key = stable_hash({"fam": fam, "n": cfg.study.train_per_family, "seed": cfg.study.seed,
-                           "teacher": teacher.name, "tok": str(tokenizer_dir)})
+                           "teacher": teacher.name, "tok": tok_key})
         shard = out / "pairs" / f"{fam}.parquet"
         meta = out / "pairs" / f".{fam}.key"
         if shard.exists() and meta.exists() and meta.read_text() == key:
@@ -212,9 +213,10 @@ def _pairs_stage(cfg: StudyConfig, out: Path, tokenizer_dir: Path) -> tuple[list
             pairs += fam_pairs
         test = generate_tasks(fam, cfg.study.test_per_family, split="test", seed=cfg.study.seed)
         bench = out / "bench" / f"{fam}.jsonl"
-        if not bench.exists():
+        text = "".join(json.dumps(asdict(t)) + "\n" for t in test)
+        if not bench.exists() or bench.read_text() != text:
             with atomic_path(bench) as tmp:
-                tmp.write_text("".join(json.dumps(asdict(t)) + "\n" for t in test))
+                tmp.write_text(text)
         tests[fam] = test
     return pairs, tests
 
@@ -256,7 +258,7 @@ def run_study(cfg: StudyConfig, out: str | Path) -> dict[str, Any]:
     timings["tokenizer"] = time.time() - t
 
     t = time.time()
-    pairs, tests = _pairs_stage(cfg, out, tokenizer_dir)
+    pairs, tests = _pairs_stage(cfg, out, tokenizer_dir, tok_key)
     timings["pairs"] = time.time() - t
     ratio = _token_ratios(pairs)
     console.print(f"pairs: {len(pairs)} train pairs; reasoning/IFT answer tokens: "

@@ -1,18 +1,28 @@
 """Plain-language verdicts per task family, computed from the results table (never hard-coded).
 
 For each family the verdict says which (student, arm) points are on the training-FLOPs and the
-inference-FLOPs frontiers, which arm holds the best accuracy, whether reasoning beats IFT at each
-student size (by how many points, and whether the 95% Wilson intervals overlap), how the largest
-student compares with the trivial baseline, and a matched-compute comparison: the cheapest IFT point
-that reaches the best reasoning point's accuracy, with the ratio of training FLOPs. Every statement
-is about *measured points*; nothing is interpolated or extrapolated. Arms other than ``ift`` and
-``reasoning`` (curricula) appear on the frontiers and in "best accuracy", not in the pairwise tests.
+inference-FLOPs frontiers (with the bootstrap probability of being there, when available), which
+arm is the best measured choice within each budget, which arm holds the best accuracy, whether
+reasoning beats IFT at each student size (by how many points, and whether the 95% Wilson intervals
+overlap), how the largest student compares with the trivial baseline, and compute equivalences:
+"arm A at size a reaches arm B's accuracy at size b with k× less training (inference) compute".
+
+Equivalence headlines use **measured points** (a is a trained and evaluated student); the same
+sentence gives the ratio obtained by **interpolation** between measured points and, when fits are
+given, from the **fitted curves** — each labelled. With a bootstrap, ratios carry a 95% interval.
+With training and inference FLOPs, the verdict gives the break-even number of queries Q at which
+total cost (training + Q × inference) flips between the two points, and how the total-cost
+frontier changes with Q. Arms other than ``ift`` and ``reasoning`` (curricula) appear on the
+frontiers, budgets and "best accuracy"; their equivalences are in ``equivalences`` (JSON), not in
+the sentences.
 
 Example::
 
     from scale_or_reason.analysis.verdicts import render_verdicts, verdicts
     v = verdicts(results)                  # list of dicts, one per family (JSON-able)
     print(render_verdicts(v))              # the same, as plain text
+    # with uncertainty and fits (what ``run_analysis`` passes):
+    # verdicts(results, boot=bootstrap(results, answers), fits=fit_curves(results))
 """
 
 from __future__ import annotations
@@ -35,12 +45,16 @@ from scale_or_reason.analysis._common import (
     ordered_families,
     ordered_students,
 )
+from scale_or_reason.analysis.costs import arm_regimes, break_even, budget_segments, frontier_regimes
+from scale_or_reason.analysis.equivalence import Equivalence, equivalences, find, headline
+from scale_or_reason.analysis.fits import FitSet
 from scale_or_reason.analysis.frontier import (
     AXES,
     aggregate_by_family,
     family_convention,
     frontier_points,
 )
+from scale_or_reason.analysis.uncertainty import Bootstrap, seed_spread
 
 _ARM_WORD = {IFT: "IFT", REASONING: "reasoning"}
 LEVEL_POINTS = 0.05
