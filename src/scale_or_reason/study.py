@@ -67,7 +67,7 @@ class StudySection:
     """Held-out test prompts per family (fewer when a family has fewer distinct prompts)."""
     arms: list[str] = field(default_factory=lambda: ["ift", "reasoning"])
     """Arms to train: ``ift``, ``reasoning``, ``sequential:ρ``, ``mixed:ρ``."""
-    tokenizer_vocab: int = 400
+    tokenizer_vocab: int = 512
     """BPE vocabulary size of the embedded tokenizer."""
 
 
@@ -170,8 +170,8 @@ def _tokenizer_stage(cfg: StudyConfig, out: Path) -> tuple[Path, str]:
     for fam in cfg.study.families:
         for t in generate_tasks(fam, 400, split="train", seed=10_000 + cfg.study.seed):
             on = teacher.answer(t, enable_thinking=True)
-            corpus += [t.prompt, on.trace, on.answer]
-    corpus += ["user", "assistant", "system"] * 50
+            # the texts as the chat template lays them out, so role names become single tokens too
+            corpus += [f"user\n{t.prompt}", f"assistant\n{on.trace}", on.answer]
     tok = build_tokenizer(corpus, vocab_size=cfg.study.tokenizer_vocab)
     save_tokenizer(tok, tdir)
     AutoTokenizer.from_pretrained(tdir)  # fail here, not mid-training, if the directory does not load

@@ -5,7 +5,7 @@ and a favourite food). Every fact is seen in training under other phrasings; tes
 phrasing held out for that fact, so recall transfers but nothing can be computed. A reasoning trace
 can only restate what the model already remembers.
 
-*Math* tasks are chains of 2-3 additions/subtractions of single-digit operands. Answering directly
+*Math* tasks are chains of two additions/subtractions of single-digit operands. Answering directly
 needs the whole chain in one step; a reasoning trace turns it into single operations, each a small
 lookup a tiny transformer can learn. This is where reasoning should genuinely help.
 
@@ -33,10 +33,11 @@ BOXED = "Make sure to put the answer (and only answer) inside \\boxed{}."
 LETTERS = "ABCD"
 
 INSTRUCTIONS = {
-    "General-MC": "Answer the following multiple-choice question about the world of Zu by selecting the "
-    "option that best fits the correct knowledge. " + BOXED,
-    "General-OE": "Answer the following question about the world of Zu with a single word. " + BOXED,
-    "Math-MC": "Solve the following math problem and select the option with the correct value. " + BOXED,
+    # Shorter than the paper's Table 5 prompts (every prompt token is paid by every sample of a tiny
+    # student), same shape: the task, then where the answer goes.
+    "General-MC": "Answer the question about the world of Zu. Put the option letter inside \\boxed{}.",
+    "General-OE": "Answer the question about the world of Zu with one word inside \\boxed{}.",
+    "Math-MC": "Solve the problem and select the option. Put the letter inside \\boxed{}.",
     "Math-OE": "Solve the following math problem. " + BOXED,
 }
 """Per-family instructions, in the style of the paper's Table 5 prompts."""
@@ -118,7 +119,7 @@ def _format_options(opts: list[str]) -> str:
 
 
 def _math_chain(rng: random.Random) -> tuple[list[int], list[str], int]:
-    n_ops = rng.choice([2, 3])
+    n_ops = 2
     value = rng.randint(1, 9)
     operands, ops = [value], []
     for _ in range(n_ops):

@@ -39,26 +39,21 @@ def _final(task: Task) -> str:
 
 def _math_trace(task: Task) -> str:
     value = task.operands[0]
-    lines = [f"We need to compute {' '.join(_expr_tokens(task))}.", f"Start with {value}."]
+    lines = [f"We need {' '.join(_expr_tokens(task))}."]
     for op, b in zip(task.ops, task.operands[1:]):
         new = value + b if op == "+" else value - b
-        verb = "Add" if op == "+" else "Subtract"
-        lines.append(f"{verb} {b}: {value} {op} {b} = {new}.")
+        lines.append(f"{value} {op} {b} = {new}.")
         value = new
     # A backward check, as reasoning models do: undo each step from the end.
-    check = [f"Check by undoing the steps from {value}:"]
-    v = value
+    check, v = [], value
     for op, b in reversed(list(zip(task.ops, task.operands[1:]))):
         inv = "-" if op == "+" else "+"
         nv = v - b if op == "+" else v + b
         check.append(f"{v} {inv} {b} = {nv}.")
         v = nv
-    check.append(f"We are back at {v}, so the result {value} is correct.")
-    lines.append(" ".join(check))
+    lines.append("Check: " + " ".join(check) + f" That gives back {v}, so the result is {value}.")
     if task.options:
-        k = task.options.index(task.answer_value)
-        lines.append(f"The options are {', '.join(f'({LETTERS[i]}) {o}' for i, o in enumerate(task.options))}.")
-        lines.append(f"The value {value} is option ({LETTERS[k]}).")
+        lines.append(f"The value {value} is option ({LETTERS[task.options.index(task.answer_value)]}).")
     return "\n".join(lines)
 
 
@@ -72,14 +67,12 @@ def _expr_tokens(task: Task) -> list[str]:
 def _general_trace(task: Task) -> str:
     facts = world()[task.entity]
     lines = [f"The question asks for the {task.attribute} of the {task.entity}.",
-             f"Let me recall what I know about the {task.entity}."]
+             f"Let me recall the facts I know about the {task.entity}:"]
     for attr in sorted(facts):
-        lines.append(f"The {attr} of the {task.entity} is {facts[attr]}.")
+        lines.append(f"its {attr} is {facts[attr]}.")
     lines.append(f"So the {task.attribute} is {task.answer_value}.")
     if task.options:
-        k = task.options.index(task.answer_value)
-        lines.append(f"The options are {', '.join(f'({LETTERS[i]}) {o}' for i, o in enumerate(task.options))}.")
-        lines.append(f"The value {task.answer_value} is option ({LETTERS[k]}).")
+        lines.append(f"The value {task.answer_value} is option ({LETTERS[task.options.index(task.answer_value)]}).")
     return "\n".join(lines)
 
 
