@@ -30,7 +30,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from scale_or_reason.analysis._common import arm_kind, finite, jsonable, ordered_families
+from scale_or_reason.analysis._common import finite, jsonable, ordered_families
 from scale_or_reason.analysis.frontier import (
     Frontier,
     aggregate_by_family,
@@ -140,7 +140,7 @@ def break_even(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str] = ("
 def frontier_regimes(results: pd.DataFrame, family: str, max_queries: float = 1e15) -> list[dict[str, Any]]:
     """Ranges of Q over which the family's total-cost frontier keeps the same points.
 
-    Returns ``[{"q_from", "q_to", "points": [(student, arm), ...], "arms": {arm: count}}]`` in
+    Returns ``[{"q_from", "q_to", "points": [[student, arm], ...], "arms": {arm: count}}]`` in
     increasing Q, starting at Q = 0 (training cost only) and ending with ``q_to = None``. The
     frontier can only change where two points' total costs cross, so those crossings (up to
     ``max_queries``) are checked; consecutive ranges with the same points are merged. Empty when
@@ -191,8 +191,3 @@ def arm_regimes(regimes: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         out.append({"q_from": r["q_from"], "q_to": r["q_to"], "arms": dict(r["arms"])})
     return out
-
-
-def kinds_on(points: list[dict[str, Any]]) -> set[str]:
-    """Arm kinds (``ift``, ``reasoning``, ``other``) present among frontier points."""
-    return {arm_kind(p["arm"]) for p in points}

@@ -110,8 +110,9 @@ class Equivalence:
     p_reached: float = math.nan
     """Share of replicates in which A reaches the target at all."""
 
-    def sentence(self) -> str:
-        """The equivalence in words, naming the method."""
+    def sentence(self, also: list[str] | None = None) -> str:
+        """The equivalence in words, naming the method; ``also`` appends notes inside the brackets
+        (e.g. the same ratio by another method)."""
         a, b = arm_word(self.arm), arm_word(self.target_arm)
         what = AXIS_WORDS[self.axis]
         if not finite(self.ratio) or self.ratio <= 0:
@@ -144,7 +145,8 @@ class Equivalence:
         if self.method == "measured" and self.tolerance > 0:
             method += f", within {100 * self.tolerance:.1f} points"
         tail = f"; {'; '.join(extra)}" if extra else ""
-        return f"{who} reaches {target} ({accs}) with {amount} ({costs}{tail}) [{method}]."
+        notes = "".join(f"; {a}" for a in (also or []))
+        return f"{who} reaches {target} ({accs}) with {amount} ({costs}{tail}) [{method}{notes}]."
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -215,6 +217,12 @@ def reach_costs(cost: np.ndarray, acc: np.ndarray, target: np.ndarray, method: s
     return out, lo, hi
 
 
+def above_baseline(row: pd.Series) -> bool:
+    """Whether a point is worth reaching: accuracy above its trivial baseline (above 0 when unknown)."""
+    base = row.get("baseline")
+    return float(row["accuracy"]) > (float(base) if finite(base) else 0.0)
+
+
 def _family_equivalences(fam: pd.DataFrame, family: str, axis: str, method: str,
                          fits: FitSet | None, boot: Bootstrap | None, tolerance: float,
                          boot_cols: dict[tuple[str, str], int]) -> list[Equivalence]:
@@ -222,67 +230,84 @@ def _family_equivalences(fam: pd.DataFrame, family: str, axis: str, method: str,
     arms = ordered_arms(fam)
     out: list[Equivalence] = []
     use_boot = boot is not None and boot.n_boot > 0 and method in ("measured", "interpolated")
-    if use_boot:
-        bcost = boot.costs(axis)
+    bcost = boot.costs(axis) if use_boot else None
+    per_arm: dict[str, dict[str, Any]] = {}
+    for arm in arms:
+        pts = fam[fam["arm"] == arm]
+        names = pts["student"].astype(str).tolist()
+        cols = [boot_cols.get((s, arm)) for s in names]
+        per_arm[arm] = {
+            "names": names,
+            "cost": pts[col].to_numpy(dtype=float),
+            "acc": pts["accuracy"].to_numpy(dtype=float),
+            "cols": cols if use_boot and all(c is not None for c in cols) else None,
+            "targets": [i for i, (_, r) in enumerate(pts.iterrows())
+                        if finite(r[col]) and finite(r["accuracy"]) and above_baseline(r)],
+        }
     for tgt_arm in arms:
-        targets = fam[(fam["arm"] == tgt_arm) & fam[col].map(finite) & fam["accuracy"].map(finite)]
+        tgt = per_arm[tgt_arm]
+        t_idx = tgt["targets"]
+        if not t_idx:
+            continue
+        t_cost, t_acc = tgt["cost"][t_idx], tgt["acc"][t_idx]
         for arm in arms:
             if arm == tgt_arm:
                 continue
-            pts = fam[fam["arm"] == arm].reset_index(drop=True)
-            if pts.empty:
-                continue
-            for _, b in targets.iterrows():
-                tcost, tacc = float(b[col]), float(b["accuracy"])
-                extrapolated = False
+            a = per_arm[arm]
+            n_t = len(t_idx)
+            if method == "fitted":
+                fit = fits.get(family, arm, axis) if fits is not None else None
+                if fit is None:
+                    continue
+                reach = np.array([fit.cost_for(y) for y in t_acc])
+                lo = hi = np.full(n_t, -1)
+            else:
+                reach, lo, hi = reach_costs(np.tile(a["cost"], (n_t, 1)), np.tile(a["acc"], (n_t, 1)),
+                                            t_acc, method, tolerance)
+            k_boot = None
+            if use_boot and a["cols"] is not None and tgt["cols"] is not None:
+                B = boot.n_boot
+                aa = boot.accuracy[:, a["cols"]]
+                aa = np.where(np.isfinite(aa), aa, a["acc"][None, :])
+                tc_cols = [tgt["cols"][i] for i in t_idx]
+                ta = boot.accuracy[:, tc_cols]                      # (B, T)
+                ta = np.where(np.isfinite(ta), ta, t_acc[None, :])
+                rc, _, _ = reach_costs(np.tile(bcost[:, a["cols"]], (n_t, 1)), np.tile(aa, (n_t, 1)),
+                                       ta.T.reshape(-1), method, tolerance)
+                rc = rc.reshape(n_t, B)
+                tcb = bcost[:, tc_cols].T                            # (T, B)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    k_boot = np.where(np.isfinite(rc), tcb / rc, 0.0)
+                reached_boot = np.isfinite(rc)
+            for j in range(n_t):
+                cost = float(reach[j])
+                if not math.isfinite(cost) or cost <= 0:  # never reached (or, fitted: below α)
+                    continue
                 student: str | None = None
                 bracket: list[str] = []
+                extrapolated = False
                 if method == "fitted":
-                    fit = fits.get(family, arm, axis) if fits is not None else None
-                    if fit is None:
-                        continue
-                    cost = fit.cost_for(tacc)
-                    if not math.isfinite(cost):
-                        continue
-                    reached_acc = tacc
+                    reached_acc = float(t_acc[j])
                     extrapolated = not (fit.cost_min <= cost <= fit.cost_max)
+                elif method == "measured":
+                    student = a["names"][lo[j]]
+                    bracket = [student]
+                    reached_acc = float(a["acc"][lo[j]])
                 else:
-                    c, lo, hi = reach_costs(pts[col].to_numpy(dtype=float)[None, :],
-                                            pts["accuracy"].to_numpy(dtype=float)[None, :],
-                                            np.array([tacc]), method, tolerance)
-                    if not np.isfinite(c[0]):
-                        continue
-                    cost = float(c[0])
-                    names = pts["student"].astype(str).tolist()
-                    if method == "measured":
-                        student = names[lo[0]]
-                        bracket = [student]
-                        reached_acc = float(pts["accuracy"].iloc[lo[0]])
-                    else:
-                        bracket = [names[lo[0]]] if lo[0] == hi[0] else [names[lo[0]], names[hi[0]]]
-                        reached_acc = tacc if lo[0] != hi[0] else float(pts["accuracy"].iloc[lo[0]])
+                    same = lo[j] == hi[j]
+                    bracket = [a["names"][lo[j]]] if same else [a["names"][lo[j]], a["names"][hi[j]]]
+                    reached_acc = float(a["acc"][lo[j]]) if same else float(t_acc[j])
                 eq = Equivalence(
                     family=family, axis=axis, method=method, arm=arm, target_arm=tgt_arm,
-                    target_student=str(b["student"]), target_accuracy=tacc, target_cost=tcost,
-                    cost=cost, accuracy=reached_acc, ratio=tcost / cost if cost > 0 else math.nan,
-                    student=student, bracket=bracket, extrapolated=extrapolated, tolerance=tolerance,
+                    target_student=tgt["names"][t_idx[j]], target_accuracy=float(t_acc[j]),
+                    target_cost=float(t_cost[j]), cost=cost, accuracy=reached_acc,
+                    ratio=float(t_cost[j]) / cost, student=student, bracket=bracket,
+                    extrapolated=extrapolated, tolerance=tolerance,
                 )
-                if use_boot:
-                    a_cols = [boot_cols.get((s, arm)) for s in pts["student"].astype(str)]
-                    t_col = boot_cols.get((str(b["student"]), tgt_arm))
-                    if t_col is not None and all(x is not None for x in a_cols):
-                        ta = boot.accuracy[:, t_col]
-                        if np.isfinite(ta).any() or np.isfinite(boot.accuracy[:, a_cols]).any():
-                            ta = np.where(np.isfinite(ta), ta, tacc)
-                            aa = boot.accuracy[:, a_cols]
-                            aa = np.where(np.isfinite(aa), aa, pts["accuracy"].to_numpy(dtype=float)[None, :])
-                            rc, _, _ = reach_costs(bcost[:, a_cols], aa, ta, method, tolerance)
-                            tc = bcost[:, t_col]
-                            with np.errstate(divide="ignore", invalid="ignore"):
-                                k = np.where(np.isfinite(rc), tc / rc, 0.0)
-                            eq.ci_low, eq.ci_high = percentile_interval(k)
-                            eq.p_cheaper = float(np.mean(k > 1))
-                            eq.p_reached = float(np.mean(np.isfinite(rc)))
+                if k_boot is not None:
+                    eq.ci_low, eq.ci_high = percentile_interval(k_boot[j])
+                    eq.p_cheaper = float(np.mean(k_boot[j] > 1))
+                    eq.p_reached = float(np.mean(reached_boot[j]))
                 out.append(eq)
     return out
 
@@ -298,7 +323,8 @@ def equivalences(
 ) -> list[Equivalence]:
     """Every (target point b, other arm A) pair of each family where A reaches b's accuracy.
 
-    Pairs where A never reaches b are left out. ``fits`` is needed for ``method='fitted'``;
+    Pairs where A never reaches b are left out, and so are targets b at or below their trivial
+    baseline (at 0% when the baseline is unknown): matching a chance-level point says nothing. ``fits`` is needed for ``method='fitted'``;
     ``boot`` adds intervals to ``measured`` and ``interpolated`` ratios. ``tolerance`` (fraction,
     measured only) accepts A points up to that much below b (the paper's "similar accuracy").
 

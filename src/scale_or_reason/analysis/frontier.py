@@ -128,6 +128,9 @@ def aggregate_by_family(results: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame({c: pd.Series(dtype=object if c in _TEXT_COLUMNS else float) for c in cols})
 
+    if not df.duplicated(["student", "arm", "family"]).any():
+        # one benchmark per point: nothing to pool (fast path, same result as the loop below)
+        return _sorted_points(df[cols].reset_index(drop=True))
     rows: list[dict[str, Any]] = []
     for (student, arm, family), g in df.groupby(["student", "arm", "family"], sort=False):
         conventions = sorted({c for c in g["convention"] if c})
@@ -137,7 +140,8 @@ def aggregate_by_family(results: pd.DataFrame) -> pd.DataFrame:
                 f"{conventions}; filter the results table to one convention first"
             )
         if len(g) == 1:
-            rows.append({c: g.iloc[0][c] for c in cols})
+            first = g.iloc[0]
+            rows.append({c: first[c] for c in cols})
             continue
         n = g["n"]
         acc = g["accuracy"]
@@ -170,19 +174,20 @@ def aggregate_by_family(results: pd.DataFrame) -> pd.DataFrame:
                 "convention": conventions[0] if conventions else "",
             }
         )
-    out = pd.DataFrame(rows, columns=cols)
+    return _sorted_points(pd.DataFrame(rows, columns=cols))
+
+
+def _sorted_points(out: pd.DataFrame) -> pd.DataFrame:
+    """Integer ``n`` when every count is whole; rows by family, size, student, arm."""
     if out["n"].notna().all() and np.allclose(out["n"], out["n"].round()):
         out["n"] = out["n"].round().astype(int)
-    order = sorted(
-        range(len(out)),
-        key=lambda i: (
-            family_sort_key(out.at[i, "family"]),
-            out.at[i, "parameters"] if finite(out.at[i, "parameters"]) else np.inf,
-            str(out.at[i, "student"]),
-            arm_sort_key(out.at[i, "arm"]),
-        ),
-    )
-    return out.iloc[order].reset_index(drop=True)
+    fam_rank = out["family"].map(lambda f: family_sort_key(f)[0])
+    params = pd.to_numeric(out["parameters"], errors="coerce").fillna(np.inf)
+    arm_rank = out["arm"].map(lambda a: arm_sort_key(a)[0])
+    keys = pd.DataFrame({"f": fam_rank, "fn": out["family"].astype(str), "p": params,
+                         "s": out["student"].astype(str), "a": arm_rank, "an": out["arm"].astype(str)})
+    order = keys.sort_values(list(keys.columns), kind="stable").index
+    return out.loc[order].reset_index(drop=True)
 
 
 def pareto_frontier(df: pd.DataFrame, cost_col: str, acc_col: str = "accuracy") -> pd.DataFrame:

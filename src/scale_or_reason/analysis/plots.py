@@ -8,15 +8,21 @@ figure is saved as PNG and SVG (atomically); the functions return the written pa
   accuracy (%), points labelled by student, IFT and reasoning (and any curriculum arm) with
   distinct marker + colour and one shared legend, 95% Wilson intervals as error bars, the Pareto
   frontier of measured points as a step line, the family's trivial baseline as a dashed line.
+  With ``fits`` (:class:`~scale_or_reason.analysis.fits.FitSet`), each arm's fitted saturating
+  curve is drawn in its colour — solid over the arm's measured cost range, dotted beyond it — and,
+  with ``teacher_accuracy``, the teacher as a dotted horizontal line (paper Figs. 2–3).
 * ``plot_tokens``: mean generated tokens per family, students by size on x, one series per arm,
   log y.
+* ``plot_all``: these and the figures of :mod:`~scale_or_reason.analysis.figures` (Figs. 1, 4, 5–6,
+  14 and App. H) in one call.
 
 Example::
 
     from pathlib import Path
     from scale_or_reason.analysis.plots import plot_all
-    paths = plot_all(results, Path("report/figures"))
-    # {"train_flops": [...png, ...svg], "inference_flops": [...], "tokens": [...]}
+    paths = plot_all(results, Path("report/figures"), fits=fits, answers=answers)
+    # {"train_flops": [...png, ...svg], "inference_flops": [...], "tokens": [...],
+    #  "token_factor": [...], "length_correct": [...], "rho_accuracy": [], ...}
 """
 
 from __future__ import annotations
@@ -31,13 +37,14 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator, NullFormatter
 
 from scale_or_reason.analysis._common import (
     IFT,
     REASONING,
     arm_kind,
     atomic_path,
+    finite,
     ordered_arms,
     ordered_families,
     ordered_students,
@@ -58,6 +65,7 @@ _EXTRA_MARKERS = ("s", "D", "v", "P", "X", "*", "<", ">", "h")
 _EXTRA_COLOURS = ("#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#ff7f0e")
 _FRONTIER_COLOUR = "#444444"
 _BASELINE_COLOUR = "#777777"
+_TEACHER_COLOUR = "#2f2f2f"
 
 
 def arm_styles(arms: list[str]) -> dict[str, dict[str, str]]:
@@ -77,6 +85,33 @@ def arm_styles(arms: list[str]) -> dict[str, dict[str, str]]:
             }
             extra += 1
     return styles
+
+
+def tidy_log_axis(ax: Any, which: str = "x", plain: bool = False) -> None:
+    """Readable ticks on a log axis: no labels on minor ticks (they collide), and over less than
+    two decades labelled major ticks at 1, 2 and 5 × 10^k (``plain``: as plain numbers)."""
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    lo, hi = ax.get_xlim() if which == "x" else ax.get_ylim()
+    if lo > 0 and hi > 0 and math.log10(hi / lo) < 2:
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}") if plain
+                                 else LogFormatterSciNotation(labelOnlyBase=False))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def accuracy_limits(ax: Any, values_pct: Any) -> None:
+    """y limits for accuracy in %: the data padded by 5 points, at least 10 points tall, in [-2, 102]."""
+    v = np.asarray(values_pct, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return
+    lo, hi = max(-2.0, float(v.min()) - 5), min(102.0, float(v.max()) + 5)
+    if hi - lo < 10:
+        mid = (hi + lo) / 2
+        lo, hi = max(-2.0, mid - 5), min(102.0, mid + 5)
+        if hi - lo < 10:
+            lo, hi = (-2.0, 8.0) if lo <= -2.0 else (92.0, 102.0)
+    ax.set_ylim(lo, hi)
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -106,6 +141,7 @@ def _save(fig: Figure, out_dir: Path, stem: str, dpi: int) -> list[Path]:
             with atomic_path(path) as tmp:
                 fig.savefig(tmp, format=fmt, dpi=dpi, metadata=meta)
             paths.append(path)
+            fig.set_layout_engine("none")  # laid out once: the next format reuses the positions
     return paths
 
 
@@ -131,12 +167,15 @@ def plot_frontiers(
     *,
     stem: str | None = None,
     dpi: int = 150,
+    fits: Any = None,
+    teacher_accuracy: dict[str, float] | None = None,
 ) -> list[Path]:
     """Accuracy vs FLOPs (``axis``: ``'train_flops'`` or ``'inference_flops'``), one panel per family.
 
     Writes ``<stem>.png`` and ``<stem>.svg`` under ``out_dir`` (default stem
-    ``accuracy_vs_<axis>``) and returns their paths; ``[]`` when the table has no rows. Points with
-    a non-positive or missing cost cannot sit on a log axis and are left out of the panel.
+    ``accuracy_vs_<axis>``) and returns their paths; ``[]`` when no row has a positive cost on the
+    axis. Points with a non-positive or missing cost cannot sit on a log axis and are left out of
+    the panel. ``fits`` adds fitted curves, ``teacher_accuracy`` the teacher line (see above).
 
     Example::
 
@@ -148,6 +187,9 @@ def plot_frontiers(
     if agg.empty:
         return []
     cost_col = AXES[axis]
+    costs = agg[cost_col].astype(float)
+    if not (np.isfinite(costs) & (costs > 0)).any():
+        return []
     families = ordered_families(agg)
     styles = arm_styles(ordered_arms(agg))
     fig, axes = _new_figure(len(families), f"Accuracy vs {_AXIS_LABEL[axis]}")
@@ -172,6 +214,23 @@ def plot_frontiers(
             for xi, yi, label in zip(x, y, pts["student"].astype(str)):
                 ax.annotate(label, (xi, yi), xytext=(4, 4), textcoords="offset points",
                             fontsize=7, color=st["color"])
+        if fits is not None and not fam.empty:
+            xlo, xhi = float(fam[cost_col].min()), float(fam[cost_col].max())
+            for arm, st in styles.items():
+                fit = fits.get(family, arm, axis)
+                if fit is None:
+                    continue
+                inner = np.geomspace(fit.cost_min, fit.cost_max, 80)
+                ax.plot(inner, 100 * fit.predict(inner), color=st["color"], linewidth=1.3, alpha=0.85,
+                        zorder=2)
+                for lo, hi in ((xlo, fit.cost_min), (fit.cost_max, xhi)):
+                    if hi > lo * 1.0001:
+                        g = np.geomspace(lo, hi, 30)
+                        ax.plot(g, 100 * fit.predict(g), color=st["color"], linewidth=1, alpha=0.6,
+                                linestyle=":", zorder=2)
+        if teacher_accuracy and finite(teacher_accuracy.get(family)):
+            ax.axhline(100 * float(teacher_accuracy[family]), color=_TEACHER_COLOUR, linestyle=":",
+                       linewidth=1.2, zorder=0)
         front = pareto_frontier(fam, cost_col)
         if not front.empty:
             fx = front[cost_col].to_numpy(dtype=float)
@@ -182,11 +241,12 @@ def plot_frontiers(
             ax.step(fx, fy, where="post", color=_FRONTIER_COLOUR, linewidth=1.2, zorder=1)
         base = fam["baseline"].astype(float)
         base = base[np.isfinite(base)]
-        if not base.empty:
+        if not base.empty and not fam.empty:
             ax.axhline(100 * float(base.mean()), color=_BASELINE_COLOUR, linestyle="--",
                        linewidth=1, zorder=0)
         if not fam.empty:
             ax.set_xscale("log")
+            tidy_log_axis(ax, "x")
         else:
             ax.text(0.5, 0.5, "no points with positive cost", transform=ax.transAxes,
                     ha="center", va="center", color="#999999")
@@ -194,10 +254,16 @@ def plot_frontiers(
         ax.set_xlabel(_AXIS_LABEL[axis] + _conventions(fam))
         ax.set_ylabel("accuracy (%)")
         ax.grid(True, which="major", alpha=0.3)
-    _legend(fig, styles, [
+    extra = [
         Line2D([], [], color=_FRONTIER_COLOUR, linewidth=1.2, label="frontier (measured points)"),
         Line2D([], [], color=_BASELINE_COLOUR, linestyle="--", linewidth=1, label="trivial baseline"),
-    ])
+    ]
+    if fits is not None and any(f.axis == axis for f in fits.fits):
+        extra.append(Line2D([], [], color="#555555", linewidth=1.3,
+                            label="fitted curve (dotted: extrapolated)"))
+    if teacher_accuracy:
+        extra.append(Line2D([], [], color=_TEACHER_COLOUR, linestyle=":", linewidth=1.2, label="teacher"))
+    _legend(fig, styles, extra)
     return _save(fig, Path(out_dir), stem or f"accuracy_vs_{axis}", dpi)
 
 
@@ -206,14 +272,16 @@ def plot_tokens(
 ) -> list[Path]:
     """Mean generated tokens per query, one panel per family, students by size on x, log y.
 
-    Writes ``<stem>.png`` and ``<stem>.svg``; returns their paths (``[]`` for an empty table).
+    Writes ``<stem>.png`` and ``<stem>.svg``; returns their paths (``[]`` when no row has a
+    positive token count).
 
     Example::
 
         png, svg = plot_tokens(results, Path("figures"))
     """
     agg = aggregate_by_family(results)
-    if agg.empty:
+    tokens = agg["generated_tokens_mean"].astype(float)
+    if agg.empty or not (np.isfinite(tokens) & (tokens > 0)).any():
         return []
     families = ordered_families(agg)
     students = ordered_students(agg)
@@ -252,14 +320,37 @@ def plot_tokens(
     return _save(fig, Path(out_dir), stem, dpi)
 
 
-def plot_all(results: pd.DataFrame, out_dir: Path, *, dpi: int = 150) -> dict[str, list[Path]]:
-    """Every figure of the report: ``{"train_flops": [...], "inference_flops": [...], "tokens": [...]}``.
+def plot_all(
+    results: pd.DataFrame,
+    out_dir: Path,
+    *,
+    dpi: int = 150,
+    fits: Any = None,
+    answers: pd.DataFrame | None = None,
+    teacher_accuracy: dict[str, float] | None = None,
+    early: pd.DataFrame | None = None,
+) -> dict[str, list[Path]]:
+    """Every figure of the report, keyed by name; ``[]`` for a figure the inputs cannot support
+    (:func:`~scale_or_reason.analysis.figures.figure_gaps` says why).
+
+    Keys: ``train_flops``, ``inference_flops`` (Figs. 2–3), ``tokens``, ``token_factor`` (Fig. 1),
+    ``length_correct`` (Fig. 4), ``rho_accuracy``, ``rho_tokens`` (Figs. 5–6),
+    ``inference_scaling`` (Fig. 14), ``early_stopping`` (App. H; needs ``answers`` or ``early``).
 
     Example::
 
         paths = plot_all(results, Path("figures"))
         print(paths["train_flops"][0])   # figures/accuracy_vs_train_flops.png
     """
-    out = {axis: plot_frontiers(results, out_dir, axis, dpi=dpi) for axis in AXES}
+    from scale_or_reason.analysis import figures as F
+
+    out = {axis: plot_frontiers(results, out_dir, axis, dpi=dpi, fits=fits,
+                                teacher_accuracy=teacher_accuracy) for axis in AXES}
     out["tokens"] = plot_tokens(results, out_dir, dpi=dpi)
+    out["token_factor"] = F.plot_token_factor(results, out_dir, dpi=dpi)
+    out["length_correct"] = F.plot_length_by_correctness(results, out_dir, dpi=dpi)
+    out["rho_accuracy"] = F.plot_rho(results, out_dir, metric="accuracy", dpi=dpi)
+    out["rho_tokens"] = F.plot_rho(results, out_dir, metric="tokens", dpi=dpi)
+    out["inference_scaling"] = F.plot_inference_scaling(results, out_dir, dpi=dpi)
+    out["early_stopping"] = F.plot_early_stopping(answers, out_dir, table=early, dpi=dpi)
     return out

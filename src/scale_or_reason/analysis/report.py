@@ -2,23 +2,27 @@
 
 ``write_report`` writes, under ``out_dir``:
 
-* ``report.html`` — verdicts first, then the figures (embedded as base64 PNG data URIs, no
-  external assets), the per-family results table, the reasoning/IFT token-ratio table, the FLOPs
-  convention and the study configuration. Every piece of text is HTML-escaped.
+* ``report.html`` — the verdicts first, then every figure (embedded as base64 PNG data URIs, no
+  external assets, no scripts), the tables (compute equivalences, total cost by number of queries,
+  fits, uncertainty, early stopping, seed spread, results by family, token ratios), the methods and
+  FLOPs convention used, and the study's configuration. Every piece of text is HTML-escaped.
 * ``results.csv`` and ``results.parquet`` — the family-aggregated results (``RESULTS_COLUMNS``).
-* ``frontiers.json`` — ``[Frontier.to_dict(), ...]``.
+* ``frontiers.json`` — ``[Frontier.to_dict(), ...]``; ``analysis.json`` — everything
+  (:meth:`~scale_or_reason.analysis.engine.Analysis.to_dict`).
+* ``fits.csv``, ``equivalences.csv``, ``uncertainty.csv``, ``early_stopping.csv`` — the tables.
 * ``figures/`` — each figure as PNG and SVG.
 
-``analyze`` returns the same frontiers and verdicts as a JSON-able dict (what ``sor analyze``
-prints). All files are written atomically.
+``analyze`` returns the same analysis as a JSON-able dict (what ``sor analyze`` prints). All files
+are written atomically.
 
 Example::
 
     from pathlib import Path
     from scale_or_reason.analysis.report import analyze, write_report
     path = write_report(results, Path("sor-study/report"), title="Demo study",
-                        config={"profile": "quick"}, notes=["Synthetic tasks, not the paper's."])
-    summary = analyze(results)   # {"families": [...], "frontiers": [...], "verdicts": [...], ...}
+                        config={"profile": "quick"}, notes=["Synthetic tasks, not the paper's."],
+                        answers=answers, queries=[1e6])
+    summary = analyze(results, answers)  # {"families", "frontiers", "fits", "verdicts", "text", ...}
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import base64
 import html
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
@@ -35,20 +39,24 @@ from scale_or_reason.analysis._common import (
     IFT,
     REASONING,
     arm_kind,
+    arm_word,
     atomic_path,
     atomic_write_text,
     finite,
     fmt_flops,
     fmt_params,
     fmt_pct,
+    fmt_ratio,
     fmt_tokens,
     jsonable,
     ordered_families,
     ordered_students,
 )
-from scale_or_reason.analysis.frontier import aggregate_by_family, frontiers
+from scale_or_reason.analysis.engine import Analysis, run_analysis
+from scale_or_reason.analysis.figures import figure_gaps
+from scale_or_reason.analysis.frontier import aggregate_by_family
+from scale_or_reason.analysis.inputs import load_answers, read_teacher
 from scale_or_reason.analysis.plots import plot_all
-from scale_or_reason.analysis.verdicts import render_verdicts, verdicts
 
 CONVENTION_NOTES: dict[str, str] = {
     "paper": (
@@ -67,9 +75,23 @@ CONVENTION_NOTES: dict[str, str] = {
 """Short descriptions of the FLOPs conventions, shown in the report; the flops module is authoritative."""
 
 _FIGURES = (
-    ("train_flops", "Accuracy vs training FLOPs, one panel per family. Step line: frontier of "
-                    "measured points; dashed line: trivial baseline; bars: 95% Wilson intervals."),
-    ("inference_flops", "Accuracy vs inference FLOPs per evaluated query, one panel per family."),
+    ("train_flops", "Fig. 2 — accuracy vs training FLOPs, one panel per family. Step line: frontier of "
+                    "measured points; coloured curves: fitted saturating curves (dotted where "
+                    "extrapolated); dashed: trivial baseline; bars: 95% Wilson intervals."),
+    ("inference_flops", "Fig. 3 — accuracy vs inference FLOPs per evaluated query, one panel per family, "
+                        "same conventions."),
+    ("token_factor", "Fig. 1 — extra-token factor (reasoning / IFT mean generated tokens) vs accuracy "
+                     "gain of reasoning, one marker per benchmark x student."),
+    ("length_correct", "Fig. 4 — mean generated tokens of correct (solid) and incorrect (dashed, open "
+                       "markers) answers by student size."),
+    ("rho_accuracy", "Fig. 5 — accuracy vs reasoning share ρ: sequential (solid) and mixed (dashed) "
+                     "curricula, one line per student; IFT is ρ = 0, reasoning ρ = 1."),
+    ("rho_tokens", "Fig. 6 — mean generated tokens vs reasoning share ρ, same conventions."),
+    ("inference_scaling", "Fig. 14 — inference FLOPs per query vs parameters with power-law fits "
+                          "(N in billions)."),
+    ("early_stopping", "App. H — accuracy vs inference FLOPs per query if answers were cut at their "
+                       "0/25/50/75/100th length percentiles (large marker: no cut); cut answers count "
+                       "as incorrect."),
     ("tokens", "Mean generated tokens per query by student and arm (log scale)."),
 )
 
@@ -109,17 +131,24 @@ def _verdicts_html(items: list[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
-def _figures_html(paths: dict[str, list[Path]]) -> str:
+def _figures_html(paths: dict[str, list[Path]], gaps: dict[str, str]) -> str:
     parts = []
+    missing = []
     for key, caption in _FIGURES:
         pngs = [p for p in paths.get(key, []) if Path(p).suffix == ".png"]
+        if not pngs:
+            missing.append(f"<li>{_e(caption.split(' — ')[0])}: not drawn — "
+                           f"{_e(gaps.get(key, 'nothing to plot'))}.</li>")
         for png in pngs:
             data = base64.b64encode(Path(png).read_bytes()).decode("ascii")
             parts.append(
-                f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
+                f'<figure id="fig-{_e(key)}"><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
                 f"<figcaption>{_e(caption)}</figcaption></figure>"
             )
-    return "\n".join(parts) if parts else "<p>No figures (empty results table).</p>"
+    body = "\n".join(parts) if parts else "<p>No figures (empty results table).</p>"
+    if missing and parts:
+        body += "<p class=\"muted\">Figures not drawn:</p><ul class=\"muted\">" + "".join(missing) + "</ul>"
+    return body
 
 
 def _acc_ci(row: pd.Series) -> str:
@@ -214,28 +243,200 @@ def _config_html(config: dict | None) -> str:
     return f"<pre>{_e(text)}</pre>"
 
 
-def analyze(results: pd.DataFrame) -> dict[str, Any]:
-    """Frontiers and verdicts as one JSON-able dict (strict JSON: NaN becomes ``None``).
+def _table(header: list[str], rows: list[list[Any]], left: int = 1) -> str:
+    head = "".join(f"<th class=\"l\">{_e(h)}</th>" if i < left else f"<th>{_e(h)}</th>"
+                   for i, h in enumerate(header))
+    body = "".join(
+        "<tr>" + "".join(f"<td class=\"l\">{_e(v)}</td>" if i < left else f"<td>{_e(v)}</td>"
+                         for i, v in enumerate(r)) + "</tr>"
+        for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
 
-    Keys: ``families``, ``conventions``, ``frontiers`` (``Frontier.to_dict()`` list), ``verdicts``
-    (see :func:`verdicts`) and ``text`` (the verdicts rendered as plain text).
+
+def _ci(lo: Any, hi: Any, pct: bool = True) -> str:
+    if not (finite(lo) and finite(hi)):
+        return "—"
+    return f"{100 * lo:.1f}–{100 * hi:.1f}" if pct else f"{lo:.2g}–{hi:.2g}"
+
+
+def _p(x: Any) -> str:
+    return f"{float(x):.2f}" if finite(x) else "—"
+
+
+_EQ_LIMIT = 12
+
+
+def _equivalences_html(a: Analysis) -> str:
+    measured = [e for e in a.equivalences.get("measured", []) if finite(e.ratio) and e.ratio > 1]
+    if not measured:
+        return ("<p>No measured point reaches another arm's accuracy with less compute (or no point "
+                "is above its trivial baseline).</p>")
+    by_method = {m: {(e.family, e.axis, e.arm, e.target_arm, e.target_student): e
+                     for e in a.equivalences.get(m, [])} for m in ("interpolated", "fitted")}
+    parts = []
+    for family in ordered_families(a.agg):
+        for axis in ("train_flops", "inference_flops"):
+            rows_e = sorted((e for e in measured if e.family == family and e.axis == axis),
+                            key=lambda e: -e.ratio)
+            if not rows_e:
+                continue
+            shown = rows_e[:_EQ_LIMIT]
+            rows = []
+            for e in shown:
+                key = (e.family, e.axis, e.arm, e.target_arm, e.target_student)
+                it = by_method["interpolated"].get(key)
+                ft = by_method["fitted"].get(key)
+                rows.append([
+                    f"{arm_word(e.arm)} {e.student}", f"{arm_word(e.target_arm)} {e.target_student}",
+                    f"{fmt_pct(e.accuracy)} vs {fmt_pct(e.target_accuracy)}", fmt_ratio(e.ratio),
+                    _ci(e.ci_low, e.ci_high, pct=False), _p(e.p_cheaper),
+                    fmt_ratio(it.ratio) if it else "—",
+                    (fmt_ratio(ft.ratio) + (" (extrap.)" if ft.extrapolated else "")) if ft else "—",
+                ])
+            more = (f"<p class=\"muted\">{len(rows_e) - len(shown)} more in equivalences.csv.</p>"
+                    if len(rows_e) > len(shown) else "")
+            what = "training" if axis == "train_flops" else "inference (per query)"
+            parts.append(
+                f"<h3>{_e(family)} — {_e(what)} compute</h3>"
+                + _table(["A (reaches)", "B (target)", "accuracy A vs B", "k measured",
+                          "bootstrap 95% CI of k", "P(k > 1)", "k interpolated", "k fitted"], rows, left=3)
+                + more
+            )
+    return "\n".join(parts)
+
+
+def _regimes_html(a: Analysis) -> str:
+    rows = []
+    for family, regs in a.regimes.items():
+        for r in regs:
+            lo, hi = r["q_from"], r["q_to"]
+            rng = f"{lo:.3g} ≤ Q < {hi:.3g}" if hi is not None else f"Q ≥ {lo:.3g}"
+            pts = ", ".join(f"{s} {arm_word(arm)}" for s, arm in r["points"])
+            rows.append([family, rng, pts])
+    if not rows:
+        return "<p>Not available: needs training and inference FLOPs.</p>"
+    out = _table(["family", "queries Q", "total-cost frontier (by increasing cost)"], rows, left=3)
+    for f in a.total_frontiers:
+        pts = ", ".join(f"{p['student']} {arm_word(p['arm'])}" for p in f.points) or "—"
+        out += f"<p>{_e(f.family)}, Q = {f.queries:g}: {_e(pts)}</p>"
+    return out
+
+
+def _fits_html(a: Analysis) -> str:
+    rows = [[f.family, arm_word(f.arm), f.axis, f"{f.alpha:.3f}", f"{f.beta:.3f}", f"{f.gamma:.3g}",
+             f"{f.delta:.3f}", fmt_flops(f.x_ref), f"{100 * f.mae:.2f}", f"{100 * f.max_error:.2f}",
+             f.n_points, f"{f.ceiling:.3f}", f"{fmt_flops(f.cost_min)}–{fmt_flops(f.cost_max)}"]
+            for f in a.fits.fits]
+    out = ""
+    if rows:
+        out += _table(["family", "arm", "axis", "α", "β", "γ", "δ", "C0 (FLOPs)", "MAE (points)",
+                       "max error (points)", "points", "ceiling", "fitted cost range"], rows, left=3)
+    else:
+        out += "<p>No saturating fit: no family x arm x axis has enough points.</p>"
+    if a.fits.skipped:
+        out += "<ul class=\"muted\">" + "".join(f"<li>{_e(s['reason'])}</li>" for s in a.fits.skipped) + "</ul>"
+    if a.power_laws:
+        out += "<h3>Inference FLOPs vs size (Fig. 14 power laws)</h3>" + _table(
+            ["family", "arm", "fit (N in billions)", "R² (log-log)", "points"],
+            [[p.family, arm_word(p.arm), p.equation(), f"{p.r2:.3f}" if finite(p.r2) else "—", p.n_points]
+             for p in a.power_laws], left=3)
+    return out
+
+
+def _uncertainty_html(a: Analysis) -> str:
+    if not a.boot.n_boot:
+        return "<p>Bootstrap turned off.</p>"
+    t = a.uncertainty_table()
+    if (t["source"] == "none").all():
+        return ("<p>No uncertainty available: the results have neither per-sample answers nor sample "
+                "counts n.</p>")
+    rows = []
+    agg = a.agg.reset_index(drop=True)
+    for i, r in t.iterrows():
+        w = agg.iloc[i]
+        rows.append([r["family"], f"{r['student']} {arm_word(r['arm'])}", fmt_pct(r["accuracy"]),
+                     _ci(w["ci_low"], w["ci_high"]), _ci(r["boot_low"], r["boot_high"]), r["source"],
+                     _p(r["p_frontier_train_flops"]), _p(r["p_frontier_inference_flops"])])
+    return (f"<p class=\"muted\">{a.boot.n_boot} bootstrap replicates (seed {a.boot.seed}).</p>"
+            + _table(["family", "point", "accuracy", "Wilson 95%", "bootstrap 95%", "source",
+                      "P(on training frontier)", "P(on inference frontier)"], rows, left=2))
+
+
+def _early_html(a: Analysis) -> str:
+    es = a.early_stop
+    if es.empty:
+        return "<p>Not available: needs per-sample answers.</p>"
+    pcts = sorted(es["percentile"].unique())
+    rows = []
+    for (family, student, arm), g in es.groupby(["family", "student", "arm"], sort=False):
+        acc = {int(p): fmt_pct(v) for p, v in zip(g["percentile"], g["accuracy"])}
+        tok = {int(p): f"{v:.0f}" for p, v in zip(g["percentile"], g["tokens_mean"])}
+        rows.append([family, f"{student} {arm_word(arm)}"] + [f"{acc.get(int(p), '—')} ({tok.get(int(p), '—')})"
+                                                            for p in pcts])
+    return ("<p class=\"muted\">Accuracy (mean generated tokens) if answers were cut at the p-th "
+            "percentile of their benchmark's answer lengths; answers longer than the cut count as "
+            "incorrect.</p>" + _table(["family", "point"] + [f"p = {int(p)}" for p in pcts], rows, left=2))
+
+
+def _seed_html(a: Analysis) -> str:
+    sp = a.seed_spread
+    if sp.empty:
+        return "<p>One seed per configuration (no <code>seed</code> column with several values).</p>"
+    rows = [[r["family"], f"{r['student']} {arm_word(r['arm'])}", r["n_seeds"], fmt_pct(r["mean"]),
+             f"{100 * r['std']:.2f}", f"{fmt_pct(r['min'])}–{fmt_pct(r['max'])}"] for _, r in sp.iterrows()]
+    return _table(["family", "point", "seeds", "mean", "std (points)", "range"], rows, left=2)
+
+
+_METHODS_HTML = """<ul>
+<li><b>Frontier</b>: a point is on it when no other point has ≥ accuracy at ≤ cost (one strict);
+exact duplicates are all kept. Costs: training FLOPs of the run, mean inference FLOPs per query, or
+total = training + Q × inference for Q queries.</li>
+<li><b>Compute equivalence</b> k = cost of the target point B / cost at which arm A reaches B's
+accuracy. <i>Measured</i>: A's cheapest measured point at least as accurate. <i>Interpolated</i>:
+along A's own frontier, linear in (log10 FLOPs, accuracy), never below A's cheapest point.
+<i>Fitted</i>: inverse of A's fitted curve. Targets at or below the trivial baseline are skipped.</li>
+<li><b>Saturating fits</b>: f(x) = α + β(1 − exp(−γ·x^δ)) with x = log10(C / C0), C0 one tenth of the
+family's cheapest cost on the axis; α, β &gt; 0, α + β ≤ teacher accuracy (or 1), γ &gt; 0,
+0 &lt; δ ≤ 1; mean absolute error minimised from several starts; at least 4 points.</li>
+<li><b>Bootstrap</b>: prompts resampled with replacement within each benchmark, the same draw for
+every point (paired); training FLOPs fixed, inference FLOPs resampled. Without per-sample answers:
+binomial draws from accuracy and n. Intervals are 95% percentile intervals.</li>
+<li><b>Break-even Q</b>: the number of queries at which two points' total costs are equal.</li>
+</ul>"""
+
+
+def _detect_study_dir(out_dir: Path) -> Path | None:
+    parent = Path(out_dir).resolve().parent
+    if ((parent / "results.parquet").exists() or (parent / "results.csv").exists()) and (parent / "answers").is_dir():
+        return parent
+    return None
+
+
+def analyze(
+    results: pd.DataFrame,
+    answers: pd.DataFrame | None = None,
+    *,
+    queries: Iterable[float] | None = None,
+    teacher_accuracy: dict[str, float] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The whole analysis as one JSON-able dict (strict JSON: NaN becomes ``None``).
+
+    Keys: ``families``, ``conventions``, ``frontiers`` (``Frontier.to_dict()`` list: training and
+    inference FLOPs), ``total_cost_frontiers`` (for ``queries``), ``regimes``, ``fits``,
+    ``power_laws``, ``uncertainty``, ``equivalences``, ``early_stopping``, ``seed_spread``,
+    ``teacher_accuracy``, ``verdicts`` (see :func:`verdicts`) and ``text`` (the verdicts rendered as
+    plain text).
 
     Example::
 
         import json
         print(json.dumps(analyze(results), indent=2))
     """
-    agg = aggregate_by_family(results)
-    v = verdicts(agg)
-    return jsonable(
-        {
-            "families": ordered_families(agg) if not agg.empty else [],
-            "conventions": sorted({c for c in agg["convention"].astype(str) if c and c != "nan"}),
-            "frontiers": [f.to_dict() for f in frontiers(agg)],
-            "verdicts": v,
-            "text": render_verdicts(v),
-        }
-    )
+    return run_analysis(results, answers, queries=queries, teacher_accuracy=teacher_accuracy,
+                        n_boot=n_boot, seed=seed).to_dict()
 
 
 def write_report(
@@ -245,11 +446,22 @@ def write_report(
     title: str,
     config: dict | None = None,
     notes: list[str] | None = None,
+    answers: pd.DataFrame | None | str = "auto",
+    queries: Iterable[float] | None = None,
+    teacher_accuracy: dict[str, float] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    analysis: Analysis | None = None,
+    dpi: int = 110,
 ) -> Path:
     """Write ``report.html`` (self-contained) and its companions under ``out_dir``; return its path.
 
     ``config`` is shown as pretty JSON in the report; ``notes`` (caveats such as "synthetic run")
-    appear under the title. See the module docstring for the files written.
+    appear under the title. ``answers``: per-sample answers, ``None``, or ``"auto"`` (default): when
+    ``out_dir``'s parent is a study directory (it holds ``results.*`` and ``answers/``), its
+    answers are read, and its ``study.json`` (when ``config`` is None) and ``teacher.csv`` too.
+    ``analysis`` reuses a :func:`~scale_or_reason.analysis.engine.run_analysis` result (then
+    ``answers``, ``queries``, ``teacher_accuracy``, ``n_boot`` and ``seed`` are ignored).
 
     Example::
 
@@ -257,10 +469,27 @@ def write_report(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    agg = aggregate_by_family(results)
-    fronts = frontiers(agg)
-    items = verdicts(agg)
-    figures = plot_all(agg, out_dir / "figures")
+    if analysis is None:
+        if isinstance(answers, str):
+            if answers != "auto":
+                raise ValueError(f"answers must be a DataFrame, None or 'auto', got {answers!r}")
+            study_dir = _detect_study_dir(out_dir)
+            answers = load_answers(study_dir) if study_dir is not None else None
+            if study_dir is not None:
+                if config is None and (study_dir / "study.json").exists():
+                    try:
+                        config = json.loads((study_dir / "study.json").read_text())
+                    except json.JSONDecodeError:
+                        config = None
+                if teacher_accuracy is None and (study_dir / "teacher.csv").exists():
+                    teacher_accuracy = read_teacher(study_dir / "teacher.csv")
+        analysis = run_analysis(results, answers, queries=queries, teacher_accuracy=teacher_accuracy,
+                                n_boot=n_boot, seed=seed)
+    a = analysis
+    agg = a.agg
+    figures = plot_all(results, out_dir / "figures", dpi=dpi, fits=a.fits, answers=a.answers,
+                       teacher_accuracy=a.teacher_accuracy, early=a.early_stop)
+    gaps = figure_gaps(results, a.answers)
 
     with atomic_path(out_dir / "results.csv") as tmp:
         agg.to_csv(tmp, index=False)
@@ -268,8 +497,19 @@ def write_report(
         agg.to_parquet(tmp, index=False)
     atomic_write_text(
         out_dir / "frontiers.json",
-        json.dumps([f.to_dict() for f in fronts], indent=2, ensure_ascii=False) + "\n",
+        json.dumps([f.to_dict() for f in a.frontiers], indent=2, ensure_ascii=False) + "\n",
     )
+    summary = a.to_dict()
+    atomic_write_text(out_dir / "analysis.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    tables = {
+        "fits.csv": pd.DataFrame([f.to_dict() for f in a.fits.fits]),
+        "equivalences.csv": pd.DataFrame([e.to_dict() for lst in a.equivalences.values() for e in lst]),
+        "uncertainty.csv": a.uncertainty_table() if a.boot.n_boot else pd.DataFrame(),
+        "early_stopping.csv": a.early_stop,
+    }
+    for name, df in tables.items():
+        with atomic_path(out_dir / name) as tmp:
+            df.to_csv(tmp, index=False)
 
     from scale_or_reason import __version__
 
@@ -277,6 +517,10 @@ def write_report(
         "<div class=\"notes\"><ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul></div>"
         if notes else ""
     )
+    teacher_html = ""
+    if a.teacher_accuracy:
+        teacher_html = "<p>Teacher accuracy (cap of the fits): " + _e(", ".join(
+            f"{f} {fmt_pct(v)}" for f, v in a.teacher_accuracy.items())) + ".</p>"
     body = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -288,12 +532,30 @@ def write_report(
 <body>
 <h1>{_e(title)}</h1>
 <p class="muted">scale-or-reason {_e(__version__)} analysis report: {len(agg)} (student, arm, family)
-points from {len(results)} result rows. All comparisons use measured points only.</p>
+points from {len(results)} result rows{'' if a.answers is None else f' and {len(a.answers)} per-sample answers'}.
+Frontiers use measured points only; fitted and interpolated numbers are labelled as such.</p>
 {notes_html}
-<h2>Verdicts</h2>
-{_verdicts_html(items)}
+<h2 id="verdicts">Verdicts</h2>
+{_verdicts_html(a.verdicts)}
 <h2>Figures</h2>
-{_figures_html(figures)}
+{_figures_html(figures, gaps)}
+<h2>Compute equivalences</h2>
+<p class="muted">A reaches B's accuracy with k× less compute (measured points; the same target by
+interpolation and by the fitted curves alongside). Largest k first.</p>
+{_equivalences_html(a)}
+<h2>Total cost by number of queries</h2>
+<p class="muted">Total cost = training FLOPs + Q × inference FLOPs per query. The frontier is the
+same within each range of Q; the boundaries are break-even numbers of queries.</p>
+{_regimes_html(a)}
+<h2>Fitted curves</h2>
+{teacher_html}
+{_fits_html(a)}
+<h2>Uncertainty</h2>
+{_uncertainty_html(a)}
+<h3>Seed spread</h3>
+{_seed_html(a)}
+<h2>Early stopping (App. H)</h2>
+{_early_html(a)}
 <h2>Results by family</h2>
 <p class="muted">Accuracy pooled over the family's benchmarks (weighted by n) with the 95% Wilson
 interval of the pooled count; FLOPs as recorded (training: whole run; inference: mean per query).</p>
@@ -301,6 +563,8 @@ interval of the pooled count; FLOPs as recorded (training: whole run; inference:
 <h2>Generated tokens: reasoning / IFT</h2>
 <p class="muted">Ratio of mean generated tokens per query, reasoning arm over IFT arm, at equal size.</p>
 {_ratio_table_html(token_ratios(agg))}
+<h2>Methods</h2>
+{_METHODS_HTML}
 <h2>FLOPs convention</h2>
 {_convention_html(agg)}
 <h2>Study configuration</h2>

@@ -138,9 +138,8 @@ def _answers_columns(points: pd.DataFrame, answers: pd.DataFrame, n_boot: int,
     has_flops = "inference_flops" in df.columns
     if not has_flops:
         df["inference_flops"] = np.nan
-    pos = {tuple(k): i for i, k in enumerate(points[KEY].astype(str).itertuples(index=False))}
-    df["_pt"] = [pos.get(k, -1) for k in df[KEY].itertuples(index=False, name=None)]
-    df = df[df["_pt"] >= 0]
+    keys = points[KEY].astype(str).assign(_pt=np.arange(len(points)))
+    df = df.merge(keys, on=KEY, how="inner")  # answers of points not in the results table are dropped
     m = len(points)
     S = np.zeros((n_boot, m))
     C = np.zeros((n_boot, m))
@@ -272,14 +271,3 @@ def seed_spread(results: pd.DataFrame) -> pd.DataFrame:
                      "std": float(a.std(ddof=1)), "min": float(a.min()), "max": float(a.max()),
                      "range_points": float(100 * (a.max() - a.min()))})
     return pd.DataFrame(rows, columns=cols)
-
-
-def point_name_map(points: pd.DataFrame) -> dict[tuple[str, str, str], int]:
-    """``{(student, arm, family): column}`` for a :class:`Bootstrap`'s points."""
-    return {(str(r["student"]), str(r["arm"]), str(r["family"])): int(i) for i, r in points.iterrows()}
-
-
-def has_uncertainty(boot: Bootstrap | None) -> bool:
-    """Whether any point got replicates."""
-    return boot is not None and boot.n_boot > 0 and any(s != "none" for s in boot.source)
-

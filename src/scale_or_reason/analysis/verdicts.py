@@ -40,13 +40,21 @@ from scale_or_reason.analysis._common import (
     fmt_params,
     fmt_pct,
     fmt_points,
+    fmt_ratio,
     jsonable,
     ordered_arms,
     ordered_families,
     ordered_students,
 )
 from scale_or_reason.analysis.costs import arm_regimes, break_even, budget_segments, frontier_regimes
-from scale_or_reason.analysis.equivalence import Equivalence, equivalences, find, headline
+from scale_or_reason.analysis.equivalence import (
+    AXIS_WORDS,
+    Equivalence,
+    above_baseline,
+    equivalences,
+    find,
+    headline,
+)
 from scale_or_reason.analysis.fits import FitSet
 from scale_or_reason.analysis.frontier import (
     AXES,
@@ -63,6 +71,10 @@ LEVEL_POINTS = 0.05
 
 def _arm_word(arm: str) -> str:
     return _ARM_WORD.get(arm_kind(arm), str(arm))
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].upper() in "AEIOU" else "a"
 
 
 def _point_name(student: str, arm: str) -> str:
@@ -201,6 +213,11 @@ def _matched_compute(fam: pd.DataFrame) -> dict[str, Any] | None:
     best_rows = rsn[rsn["accuracy"] == best_acc]
     # among equally accurate reasoning points, the cheapest one to train
     best = _point(best_rows.sort_values("train_flops", kind="stable").iloc[0])
+    if not above_baseline(best_rows.sort_values("train_flops", kind="stable").iloc[0]):
+        return {"reasoning": best, "ift": None, "train_flops_ratio": None, "inference_flops_ratio": None,
+                "sentence": (f"Matched training compute: the best reasoning point (reasoning "
+                             f"{best['student']}, {fmt_pct(best['accuracy'])}) is not above the trivial "
+                             f"baseline (or 0% when unknown), so matching it says nothing.")}
     reaching = ift[(ift["accuracy"] >= best_acc) & ift["train_flops"].map(finite)]
     out: dict[str, Any] = {"reasoning": best, "ift": None, "train_flops_ratio": None,
                            "inference_flops_ratio": None}
@@ -239,17 +256,128 @@ def _matched_compute(fam: pd.DataFrame) -> dict[str, Any] | None:
     return out
 
 
-def _family_verdict(family: str, fam: pd.DataFrame) -> dict[str, Any]:
+_AXIS_TITLE = {"train_flops": "Training-FLOPs", "inference_flops": "Inference-FLOPs"}
+_BUDGET_WORDS = {"train_flops": "training-FLOPs budget", "inference_flops": "inference budget per query"}
+
+
+def _budget_sentence(axis: str, points: list[dict[str, Any]]) -> str | None:
+    segs = budget_segments(points)
+    if not segs:
+        return None
+    parts = [f"below {fmt_flops(segs[0]['from'])} FLOPs nothing measured fits"]
+    for seg in segs:
+        parts.append(f"from {fmt_flops(seg['from'])}: {_arm_word(seg['arm'])} ({', '.join(seg['points'])})")
+    return f"Best measured choice by {_BUDGET_WORDS[axis]}: " + "; ".join(parts) + "."
+
+
+def _p_frontier_text(points: list[dict[str, Any]], probs: dict[tuple[str, str], float]) -> str:
+    vals = [(p, probs.get((p["student"], p["arm"]))) for p in points]
+    vals = [(p, v) for p, v in vals if finite(v)]
+    if not vals:
+        return ""
+    return " Bootstrap probability of being on it: " + ", ".join(
+        f"{_point_name(p['student'], p['arm'])} {v:.2f}" for p, v in vals) + "."
+
+
+def _other_ratio(eq: Equivalence, pool: list[Equivalence]) -> str | None:
+    e = find(pool, eq.family, eq.axis, eq.arm, eq.target_arm, eq.target_student)
+    if e is None:
+        return None
+    word = {"interpolated": "interpolated", "fitted": "fitted curves"}[e.method]
+    extra = ", extrapolated" if e.extrapolated else ""
+    return f"{word}: {fmt_ratio(e.ratio)}{extra}"
+
+
+def _equivalence_sentences(family: str, eqs: dict[str, list[Equivalence]],
+                           fam: pd.DataFrame) -> tuple[list[str], list[dict[str, Any]]]:
+    sentences: list[str] = []
+    items: list[dict[str, Any]] = []
+    measured = eqs.get("measured", [])
+    for axis in AXES:
+        for arm_a, arm_b in ((IFT, REASONING), (REASONING, IFT)):
+            a_name = next((a for a in fam["arm"] if arm_kind(a) == arm_a), None)
+            b_name = next((a for a in fam["arm"] if arm_kind(a) == arm_b), None)
+            if a_name is None or b_name is None:
+                continue
+            b_rows = fam[(fam["arm"] == b_name) & fam[AXES[axis]].map(finite) & fam["accuracy"].map(finite)]
+            if b_rows.empty:
+                continue
+            if not b_rows.apply(above_baseline, axis=1).any():
+                if axis == "train_flops" or not fam.loc[fam["arm"] == b_name, "train_flops"].map(finite).any():
+                    sentences.append(
+                        f"No {_arm_word(b_name)} point is above its trivial baseline (or 0% when unknown): "
+                        f"no compute equivalence against {_arm_word(b_name)} is worth stating."
+                    )
+                continue
+            best = headline(measured, family, axis, a_name, b_name)
+            if best is None:
+                sentences.append(
+                    f"No measured {_arm_word(a_name)} point reaches {_article(_arm_word(b_name))} {_arm_word(b_name)} point's "
+                    f"accuracy with less {AXIS_WORDS[axis]}."
+                )
+                continue
+            others = [o for o in (_other_ratio(best, eqs.get("interpolated", [])),
+                                  _other_ratio(best, eqs.get("fitted", []))) if o]
+            text = best.sentence(others)
+            item = best.to_dict()
+            if axis == "train_flops":
+                a_row = fam[(fam["student"] == best.student) & (fam["arm"] == a_name)].iloc[0]
+                b_row = fam[(fam["student"] == best.target_student) & (fam["arm"] == b_name)].iloc[0]
+                a_pt = {"train_flops": a_row["train_flops"], "inference_flops": a_row["inference_flops_mean"]}
+                b_pt = {"train_flops": b_row["train_flops"], "inference_flops": b_row["inference_flops_mean"]}
+                names = (f"{_arm_word(a_name)} {best.student}", f"{_arm_word(b_name)} {best.target_student}")
+                be = break_even(a_pt, b_pt, names)
+                item["break_even"] = be
+                if be.get("queries") is not None:
+                    text += (f" Counting serving, total cost = training + Q × inference: "
+                             f"{be['cheaper_below']} is cheaper below Q = {be['queries']:.3g} queries, "
+                             f"{be['cheaper_above']} beyond (break-even).")
+                elif be.get("cheaper") == names[0]:
+                    text += f" It is also no dearer per query, so it is cheaper in total at any number of queries."
+            sentences.append(text)
+            items.append(item)
+    return sentences, items
+
+
+def _regime_sentence(regimes: list[dict[str, Any]]) -> str | None:
+    merged = arm_regimes(regimes)
+    if not merged:
+        return None
+
+    def arms_text(arms: dict[str, int]) -> str:
+        return ", ".join(f"{_arm_word(a)} {n}" for a, n in arms.items()) or "no point"
+
+    if len(merged) == 1:
+        return (f"Total cost (training + Q × inference): the frontier's arms are the same at every Q "
+                f"(frontier points by arm: {arms_text(merged[0]['arms'])}).")
+    parts = []
+    for r in merged:
+        lo, hi = r["q_from"], r["q_to"]
+        rng = (f"Q < {hi:.3g}" if lo == 0 else f"Q ≥ {lo:.3g}" if hi is None else f"{lo:.3g} ≤ Q < {hi:.3g}")
+        parts.append(f"{rng}: {arms_text(r['arms'])}")
+    return ("Total cost (training + Q × inference), frontier points by arm as the number of queries "
+            "Q grows — the verdict flips at the boundaries: " + "; ".join(parts) + ".")
+
+
+def _family_verdict(family: str, fam: pd.DataFrame, ctx: dict[str, Any] | None = None) -> dict[str, Any]:
+    ctx = ctx or {}
     convention = family_convention(fam, family)
     arms = ordered_arms(fam)
     students = ordered_students(fam)
     kinds = {arm_kind(a) for a in arms}
     sentences: list[str] = []
     n_points = len(fam)
+    probs: dict[str, dict[tuple[str, str], float]] = ctx.get("p_frontier", {}).get(family, {})
 
     front = {axis: frontier_points(fam, axis) for axis in AXES}
-    sentences.append(_frontier_sentence("Training-FLOPs", front["train_flops"], n_points))
-    sentences.append(_frontier_sentence("Inference-FLOPs", front["inference_flops"], n_points))
+    budgets = {axis: budget_segments(front[axis]) for axis in AXES}
+    for axis in AXES:
+        sentences.append(_frontier_sentence(_AXIS_TITLE[axis], front[axis], n_points)
+                         + _p_frontier_text(front[axis], probs.get(axis, {})))
+    for axis in AXES:
+        b = _budget_sentence(axis, front[axis])
+        if b and len(front[axis]) > 1:
+            sentences.append(b)
 
     scored = fam[fam["accuracy"].map(finite)]
     best: list[dict[str, Any]] = []
@@ -299,6 +427,32 @@ def _family_verdict(family: str, fam: pd.DataFrame) -> dict[str, Any]:
     if matched is not None:
         sentences.append(matched["sentence"])
 
+    eq_items: list[dict[str, Any]] = []
+    if not missing:
+        eqs = ctx.get("equivalences")
+        if eqs is None:
+            eqs = {m: equivalences(fam, method=m) for m in ("measured", "interpolated")}
+        eq_sentences, eq_items = _equivalence_sentences(family, eqs, fam)
+        sentences.extend(eq_sentences)
+
+    regimes = frontier_regimes(fam, family)
+    reg = _regime_sentence(regimes) if regimes else None
+    if reg:
+        sentences.append(reg)
+
+    spread = ctx.get("seed_spread")
+    spread_items: list[dict[str, Any]] = []
+    if spread is not None and not spread.empty:
+        sp = spread[spread["family"] == family]
+        if not sp.empty:
+            worst = sp.sort_values("range_points", ascending=False, kind="stable").iloc[0]
+            spread_items = sp.to_dict("records")
+            sentences.append(
+                f"Seed spread: {int(sp['n_seeds'].max())} seeds; accuracy varies by up to "
+                f"{worst['range_points']:.1f} points across seeds ({_point_name(worst['student'], worst['arm'])}), "
+                f"median range {float(sp['range_points'].median()):.1f} points."
+            )
+
     return jsonable(
         {
             "family": family,
@@ -306,25 +460,44 @@ def _family_verdict(family: str, fam: pd.DataFrame) -> dict[str, Any]:
             "arms": arms,
             "students": students,
             "frontier": front,
+            "p_frontier": {axis: [{"student": k[0], "arm": k[1], "p": v} for k, v in probs.get(axis, {}).items()]
+                           for axis in AXES},
+            "budgets": budgets,
             "best": best,
             "best_arm": best_arm,
             "by_size": by_size,
             "largest": largest,
             "matched_compute": matched,
+            "equivalences": eq_items,
+            "regimes": regimes,
+            "seed_spread": spread_items,
             "sentences": sentences,
         }
     )
 
 
-def verdicts(results: pd.DataFrame) -> list[dict[str, Any]]:
+def verdicts(
+    results: pd.DataFrame,
+    *,
+    boot: Bootstrap | None = None,
+    fits: FitSet | None = None,
+    eqs: dict[str, list[Equivalence]] | None = None,
+) -> list[dict[str, Any]]:
     """One JSON-able verdict per family (canonical order), with its ``sentences`` in plain words.
 
     Keys: ``family``, ``convention``, ``arms``, ``students`` (by size), ``frontier`` (axis -> points),
-    ``best`` (the most accurate point(s)), ``best_arm`` (an arm name or ``'tie'``), ``by_size``
-    (IFT vs reasoning per student: accuracies, ``delta_points`` = reasoning - IFT, ``winner``,
-    ``ci_overlap``), ``largest`` (largest student vs baseline), ``matched_compute`` (best reasoning
-    point, cheapest IFT point reaching it, FLOPs ratios; ``None`` when an arm is absent) and
+    ``p_frontier`` (axis -> bootstrap probability per point; empty without ``boot``), ``budgets``
+    (axis -> best measured arm per budget segment), ``best`` (the most accurate point(s)),
+    ``best_arm`` (an arm name or ``'tie'``), ``by_size`` (IFT vs reasoning per student:
+    accuracies, ``delta_points`` = reasoning - IFT, ``winner``, ``ci_overlap``), ``largest``
+    (largest student vs baseline), ``matched_compute`` (best reasoning point, cheapest IFT point
+    reaching it, FLOPs ratios; ``None`` when an arm is absent), ``equivalences`` (headline
+    measured equivalences, IFT vs reasoning, per axis and direction, with ``break_even`` on the
+    training axis), ``regimes`` (total-cost frontier by range of queries), ``seed_spread`` and
     ``sentences``. Accuracies are fractions; ``*_points`` are percentage points.
+
+    ``boot`` adds frontier probabilities and ratio intervals; ``fits`` adds fitted-curve ratios;
+    ``eqs`` (method -> equivalences) reuses equivalences computed elsewhere.
 
     Example::
 
@@ -332,7 +505,27 @@ def verdicts(results: pd.DataFrame) -> list[dict[str, Any]]:
             print(v["family"], v["best_arm"], v["sentences"][0])
     """
     agg = aggregate_by_family(results)
-    return [_family_verdict(f, agg[agg["family"] == f]) for f in ordered_families(agg)]
+    ctx: dict[str, Any] = {"seed_spread": seed_spread(results)}
+    if eqs is None and (boot is not None or fits is not None):
+        eqs = {m: equivalences(agg, method=m, boot=boot) for m in ("measured", "interpolated")}
+        if fits is not None:
+            eqs["fitted"] = equivalences(agg, method="fitted", fits=fits)
+    if boot is not None and boot.n_boot > 0:
+        probs: dict[str, dict[str, dict[tuple[str, str], float]]] = {}
+        for axis in AXES:
+            p = boot.p_frontier(axis)
+            for i, r in boot.points.iterrows():
+                if finite(p.iloc[i]):
+                    probs.setdefault(str(r["family"]), {}).setdefault(axis, {})[
+                        (str(r["student"]), str(r["arm"]))] = float(p.iloc[i])
+        ctx["p_frontier"] = probs
+    out = []
+    for f in ordered_families(agg):
+        c = dict(ctx)
+        if eqs is not None:
+            c["equivalences"] = {m: [e for e in lst if e.family == f] for m, lst in eqs.items()}
+        out.append(_family_verdict(f, agg[agg["family"] == f], c))
+    return out
 
 
 def render_verdicts(items: list[dict[str, Any]]) -> str:
