@@ -175,31 +175,143 @@ def _read_lengths(path: Path) -> list[tuple[int, int]]:
 @app.command()
 def analyze(
     source: Path = typer.Argument(..., help="A study directory, or a results CSV/Parquet in the results schema."),
-    out: Path = typer.Option(None, help="Where to write the report (default: <study>/report)."),
-    as_json: bool = typer.Option(False, "--json", help="Print frontiers and verdicts as JSON."),
+    out: Path = typer.Option(None, help="Report directory (default: <study>/report, or ./sor-analysis for a table)."),
+    queries: list[float] = typer.Option(None, "--queries", help="Query counts Q for total-cost frontiers (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the frontier per family and cost axis as JSON."),
 ) -> None:
-    """Frontiers, verdicts and the HTML report from a results table."""
-    import pandas as pd
+    """Frontiers, fits, verdicts and the HTML report from a study or a results table."""
+    from .analysis import load_study, run_analysis, write_report
 
-    from .analysis import analyze as run_analysis
-    from .analysis import write_report
-
-    table = source / "results.parquet" if source.is_dir() else source
-    if not table.exists():
-        _fail(f"{table}: no results table (run the study first, or pass a results CSV)")
     try:
-        results = pd.read_parquet(table) if table.suffix == ".parquet" else pd.read_csv(table)
-        summary = run_analysis(results)
-        report = write_report(results, out or (source / "report" if source.is_dir() else table.parent / "report"),
-                              title=f"Scale or reason? — {source.name}")
-    except (ValueError, KeyError) as e:
-        _fail(f"{table}: {e}")
+        data = load_study(source)
+        analysis = run_analysis(data.results, data.answers, queries=queries or None,
+                                teacher_accuracy=data.teacher_accuracy or None)
+        report = write_report(data.results, out or (source / "report" if source.is_dir() else Path("sor-analysis")),
+                              title=f"Scale or reason? — {source.name}", config=data.config, answers=data.answers,
+                              analysis=analysis)
+    except (ValueError, KeyError, FileNotFoundError) as e:
+        _fail(f"{source}: {e}")
     if as_json:
         typer.echo(json.dumps([{"family": f["family"], "axis": f["axis"], "convention": f.get("convention"),
-                                 "frontier": f["points"]} for f in summary["frontiers"]]))
+                                 "frontier": f["points"]} for f in analysis.to_dict()["frontiers"]]))
     else:
-        typer.echo(summary["text"])
+        typer.echo(analysis.text)
         typer.echo(f"Report: {report}")
+
+
+@app.command()
+def generate(
+    source: str = typer.Option(None, help="Prompts: JSONL, Parquet, saved HF dataset dir, hub id, or synthetic:FAMILY[,FAMILY]:N[:SEED]."),
+    out: Path = typer.Option(None, help="Pair store directory (default 'pairs'); a rerun resumes it."),
+    backend: str = typer.Option(None, help="synthetic | hf | openai | vllm (default synthetic)."),
+    model: str = typer.Option(None, help="hf: checkpoint dir; openai: model name on the server; vllm: path or hub id."),
+    teacher: str = typer.Option(None, help="Teacher id to record (default: --model)."),
+    base_url: str = typer.Option(None, help="openai: server URL, e.g. http://127.0.0.1:8000/v1."),
+    api_key_env: str = typer.Option(None, help="openai: env variable holding the API key (default OPENAI_API_KEY)."),
+    profile: str = typer.Option(None, help="Toggle profile: auto | qwen3 | deepseek-v3.1 | gpt-oss | custom."),
+    toggle_kwarg: str = typer.Option(None, help="custom profile: chat-template kwarg of the switch."),
+    toggle_on: str = typer.Option(None, help="custom profile: value with reasoning on (JSON or text)."),
+    toggle_off: str = typer.Option(None, help="custom profile: value with reasoning off."),
+    think_open: str = typer.Option(None, help="custom profile: tag opening the trace."),
+    think_close: str = typer.Option(None, help="custom profile: tag closing the trace."),
+    sampling_ift: str = typer.Option(None, help="IFT sampling overrides, e.g. 'temperature=0.7,top_k=none'."),
+    sampling_reasoning: str = typer.Option(None, help="Reasoning sampling overrides."),
+    seed: int = typer.Option(None, help="Base seed of per-request seeds (default 0)."),
+    prompt_field: str = typer.Option(None, help="Source field with the prompt (default 'prompt')."),
+    system_field: str = typer.Option(None, help="Source field with a system prompt."),
+    reference_field: str = typer.Option(None, help="Source field with a reference answer."),
+    id_field: str = typer.Option(None, help="Source field with prompt ids (default: row index + text hash)."),
+    family_field: str = typer.Option(None, help="Source field with a family label."),
+    split: str = typer.Option(None, help="Dataset split of the source (default 'train')."),
+    limit: int = typer.Option(None, min=1, help="Only the first N prompts (or imported rows)."),
+    concurrency: int = typer.Option(None, min=1, help="openai: requests in flight (default 32)."),
+    timeout: float = typer.Option(None, help="openai: per-request timeout in seconds (default 600)."),
+    max_retries: int = typer.Option(None, min=0, help="openai: retries on 429/5xx/timeouts (default 4)."),
+    batch_size: int = typer.Option(None, min=1, help="hf/vllm: prompts per generate call."),
+    tensor_parallel_size: int = typer.Option(None, min=1, help="vllm: GPUs per replica."),
+    device: str = typer.Option(None, help="hf: torch device (default cpu)."),
+    dtype: str = typer.Option(None, help="hf/vllm: weights dtype (default auto)."),
+    tokenizer: str = typer.Option(None, help="Tokenizer dir for exact token counts and the hybrid check."),
+    teacher_config: str = typer.Option(None, help="Teacher config.json for FLOPs (openai backend)."),
+    flops_convention: str = typer.Option(None, help="Teacher FLOPs convention: paper | exact | 6nd."),
+    check_disagreement: bool = typer.Option(None, "--check-disagreement/--no-check-disagreement",
+                                            help="Flag pairs whose last \\boxed{} differs between modes."),
+    shard_size: int = typer.Option(None, min=1, help="Pairs per shard (default 1024)."),
+    config: Path = typer.Option(None, help="TOML file with a [generate] table (options given here override it)."),
+    export: Path = typer.Option(None, "--export", help="Write the store as a HF dataset in the released layout (prompt, reasoning, ift)."),
+    drop_flagged: str = typer.Option(None, help="With --export: leave out pairs with these flags, e.g. 'truncated,empty_answer'."),
+    import_source: str = typer.Option(None, "--import", help="Read pairs in the released layout (dir, file or hub id) into --out."),
+    import_split: str = typer.Option("reasoning_ift_pairs", help="With --import: the split to read."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Answer each prompt twice with one teacher, reasoning off and on, into a resumable pair store."""
+    from .teacher import BackendError, export_pairs, import_pairs
+    from .teacher.runner import (
+        GenerateConfig,
+        format_summary,
+        load_generate_config,
+        summary_json,
+    )
+    from .teacher.runner import generate as run_generate
+
+    options = {k: v for k, v in dict(
+        source=source, out=out, backend=backend, model=model, teacher=teacher, base_url=base_url,
+        api_key_env=api_key_env, profile=profile, toggle_kwarg=toggle_kwarg, toggle_on=toggle_on,
+        toggle_off=toggle_off, think_open=think_open, think_close=think_close, sampling_ift=sampling_ift,
+        sampling_reasoning=sampling_reasoning, seed=seed, prompt_field=prompt_field, system_field=system_field,
+        reference_field=reference_field, id_field=id_field, family_field=family_field, split=split, limit=limit,
+        concurrency=concurrency, timeout_s=timeout, max_retries=max_retries, batch_size=batch_size,
+        tensor_parallel_size=tensor_parallel_size, device=device, dtype=dtype, tokenizer=tokenizer,
+        teacher_config=teacher_config, flops_convention=flops_convention, check_disagreement=check_disagreement,
+        shard_size=shard_size).items() if v is not None}
+    if no_progress:
+        options["progress"] = False
+    try:
+        cfg = load_generate_config(config, **options) if config else GenerateConfig(**options)
+        if not (cfg.source or import_source or export):
+            _fail("give --source (generate), --import (read released pairs) or --export DIR")
+        if import_source:
+            res = import_pairs(import_source, cfg.out, split=import_split, teacher=cfg.teacher, limit=cfg.limit,
+                               tokenizer=cfg.tokenizer, progress=cfg.progress)
+            err.print(f"imported {res['imported']} pairs ({res['skipped']} already there) into {res['out']}")
+        elif cfg.source:
+            summary = run_generate(cfg)
+            typer.echo(summary_json(summary) if as_json else format_summary(summary))
+        if export:
+            drop = [f.strip() for f in (drop_flagged or "").split(",") if f.strip()]
+            res = export_pairs(cfg.out, export, drop_flags=drop, overwrite=True)
+            err.print(f"exported {res['rows']} pairs ({res['dropped']} left out) to {res['out']}")
+    except (ValueError, FileNotFoundError, BackendError) as e:
+        _fail(str(e))
+
+
+@app.command()
+def plan(
+    study: Path = typer.Option(None, "--study", help="A study directory (results table + per-sample answers)."),
+    results: Path = typer.Option(None, "--results", help="A results CSV/Parquet in the results schema."),
+    family: str = typer.Option(..., help="Task family to plan for, e.g. Math-OE."),
+    train_budget: float = typer.Option(..., help="Training FLOPs budget (results table's convention)."),
+    queries: float = typer.Option(None, help="Queries the model will serve: adds total = training + Q x inference."),
+    inference_budget: float = typer.Option(None, help="Inference FLOPs for all the queries (per query without --queries)."),
+    extrapolate: bool = typer.Option(False, help="Also give fitted-curve predictions beyond the measured range (flagged)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+) -> None:
+    """Recommend (size, arm, rho) within a budget, with expected accuracy, CI and runner-up (exit 1 if refused)."""
+    from .analysis.inputs import load_study
+    from .analysis.plan import plan as make_plan
+
+    if (study is None) == (results is None):
+        _fail("give exactly one of --study DIR or --results CSV")
+    try:
+        data = load_study(study or results)
+        out = make_plan(data.results, family, train_budget, queries, inference_budget, answers=data.answers,
+                        extrapolate=extrapolate, teacher_accuracy=data.teacher_accuracy)
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        _fail(f"{study or results}: {e}")
+    typer.echo(json.dumps(out) if as_json else out["text"])
+    if out["refusal"]:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover
