@@ -283,7 +283,9 @@ def generate(
             res = export_pairs(cfg.out, export, drop_flags=drop, overwrite=True)
             err.print(f"exported {res['rows']} pairs ({res['dropped']} left out) to {res['out']}")
     except (ValueError, FileNotFoundError, BackendError) as e:
-        _fail(str(e))
+        from rich.markup import escape
+
+        _fail(escape(str(e)))  # messages may hold brackets, e.g. "scale-or-reason[openai]"
 
 
 @app.command()

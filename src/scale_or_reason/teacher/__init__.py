@@ -1,12 +1,18 @@
 """Paired generation: one teacher answers each prompt twice, reasoning off (IFT) and on.
 
-A teacher is anything with a ``name`` and ``answer(item, enable_thinking=...)`` returning a
-``TeacherOutput`` (trace, answer, finish reason). The embedded default is the programmatic
-``SyntheticTeacher``; real backends (vLLM, OpenAI-compatible servers, local checkpoints) plug in
-behind the same interface. ``generate_pairs`` toggles *only* the reasoning switch between the two
-calls and writes ``PairedSample`` records to the pair store.
+Two levels:
 
-Example::
+* ``generate_pairs(items, teacher)`` -- in memory, for the embedded study: a teacher is anything with
+  a ``name`` and ``answer(item, enable_thinking=...)`` returning a ``TeacherOutput``.
+* ``generate(GenerateConfig(...))`` -- ``sor generate``: real teachers at dataset scale. Toggle
+  profiles per family (``profiles``), prompt sources streamed from JSONL/Parquet/HF datasets
+  (``sources``), backends ``synthetic``/``hf``/``openai``/``vllm`` (``backends``, ``openai_backend``),
+  a sharded, append-only, resumable Parquet pair store (``store``), and export/import in the
+  released datasets' layout (``exchange``).
+
+Only the reasoning switch differs between the two requests of a pair.
+
+Example (programmatic, in memory)::
 
     from scale_or_reason.synthetic.tasks import generate_tasks
     from scale_or_reason.synthetic.teacher import SyntheticTeacher
@@ -14,6 +20,13 @@ Example::
     tasks = generate_tasks("Math-OE", 4, split="train")
     pairs = generate_pairs(tasks, SyntheticTeacher())
     assert all(p.ift_answer == p.reasoning_answer for p in pairs)
+
+Example (a run into a pair store)::
+
+    from pathlib import Path
+    from scale_or_reason.teacher import GenerateConfig, generate, export_pairs
+    summary = generate(GenerateConfig(source="synthetic:Math-OE:100", out=Path("pairs"), progress=False))
+    export_pairs(Path("pairs"), Path("release"))
 """
 
 from __future__ import annotations
@@ -23,8 +36,28 @@ from typing import Any, Protocol
 
 from ..records import PairedSample
 from ..synthetic.teacher import TeacherOutput
+from .backends import Backend, BackendError, Job, ModeResult
+from .exchange import export_pairs, import_pairs
+from .profiles import (
+    PROFILES,
+    NonHybridTeacherError,
+    SamplingParams,
+    ToggleProfile,
+    check_hybrid,
+    custom_profile,
+    get_profile,
+)
+from .runner import GenerateConfig, format_summary, generate, load_generate_config, summarize_store
+from .sources import FieldMap, PromptItem, iter_prompts, make_prompt_id
+from .store import PairStore, iter_pairs, read_failures, read_pairs, write_shard
 
-__all__ = ["Teacher", "TeacherOutput", "generate_pairs"]
+__all__ = [
+    "PROFILES", "Backend", "BackendError", "FieldMap", "GenerateConfig", "Job", "ModeResult",
+    "NonHybridTeacherError", "PairStore", "PromptItem", "SamplingParams", "Teacher", "TeacherOutput",
+    "ToggleProfile", "check_hybrid", "custom_profile", "export_pairs", "format_summary", "generate",
+    "generate_pairs", "get_profile", "import_pairs", "iter_pairs", "iter_prompts", "load_generate_config",
+    "make_prompt_id", "read_failures", "read_pairs", "summarize_store", "write_shard",
+]
 
 
 class Teacher(Protocol):

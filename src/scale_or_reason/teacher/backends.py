@@ -142,13 +142,13 @@ class SyntheticBackend(Backend):
 
     kind = "synthetic"
 
-    def __init__(self, profile: ToggleProfile, tokenizer: Any = None):
+    def __init__(self, profile: ToggleProfile, tokenizer: Any = None, name: str | None = None):
         from ..synthetic.teacher import SyntheticTeacher
 
         greedy = SamplingParams(temperature=0.0, max_tokens=0)
         super().__init__(profile, {"ift": greedy, "reasoning": greedy})
         self.teacher = SyntheticTeacher()
-        self.name = self.teacher.name
+        self.name = name or self.teacher.name
         self.tokenizer = tokenizer
 
     def stream(self, jobs: Iterable[Job]) -> Iterator[ModeResult]:
@@ -258,7 +258,8 @@ class HFBackend(Backend):
             opened = prompts[i].rstrip().endswith(self.profile.think_open.strip()) if batch[i].thinking else False
             sp_ = self.profile.split(text, opened=opened)
             results[i] = ModeResult(batch[i], text=text, trace=sp_.trace, answer=sp_.answer, finish_reason=finish,
-                                    closed=sp_.closed if sp_.tagged else None, prompt_tokens=len(enc[i]), completion_tokens=len(gen),
+                                    closed=sp_.closed if sp_.tagged else None, prompt_tokens=len(enc[i]),
+                                    completion_tokens=len(gen),
                                     latency_s=latency)
         return [r for r in results if r is not None]
 
@@ -284,7 +285,8 @@ class VLLMBackend(Backend):
         try:
             import vllm
         except ImportError:
-            raise BackendError("the vllm backend needs the optional extra: pip install 'scale-or-reason[vllm]'") from None
+            raise BackendError("the vllm backend needs the optional extra: "
+                               "pip install 'scale-or-reason[vllm]'") from None
         from ..flops import Architecture
 
         self.vllm = vllm
@@ -319,8 +321,9 @@ class VLLMBackend(Backend):
                 if not group:
                     continue
                 t0 = time.perf_counter()
+                kwargs = self.profile.template_kwargs(mode == "reasoning")
                 outs = self.llm.chat([j.item.messages() for j in group], [self._params(j) for j in group],
-                                     use_tqdm=False, chat_template_kwargs=self.profile.template_kwargs(mode == "reasoning"))
+                                     use_tqdm=False, chat_template_kwargs=kwargs)
                 latency = time.perf_counter() - t0
                 for j, o in zip(group, outs):
                     c = o.outputs[0]

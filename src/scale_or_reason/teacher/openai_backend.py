@@ -64,7 +64,8 @@ class OpenAIBackend(Backend):
         try:
             import openai
         except ImportError:
-            raise BackendError("the openai backend needs the optional extra: pip install 'scale-or-reason[openai]'") from None
+            raise BackendError("the openai backend needs the optional extra: "
+                               "pip install 'scale-or-reason[openai]'") from None
         if concurrency < 1 or max_retries < 0 or timeout_s <= 0:
             raise ValueError("openai backend: concurrency >= 1, max_retries >= 0 and timeout_s > 0 are required")
         if max_tokens_field not in ("max_tokens", "max_completion_tokens"):
@@ -176,7 +177,7 @@ class OpenAIBackend(Backend):
                 await asyncio.sleep(self._backoff(attempt, retry_after))
         return ModeResult(job, error=f"{reason} (gave up after {attempts} attempts)", attempts=attempts)
 
-    async def _main(self, jobs: Iterable[Job], out: queue.Queue) -> None:
+    async def _main(self, jobs: Iterable[Job], out: queue.Queue, stop: threading.Event) -> None:
         client = self.openai.AsyncOpenAI(base_url=self.base_url, api_key=os.environ.get(self.api_key_env) or "EMPTY",
                                          max_retries=0, timeout=self.timeout_s + 5)
         sem = asyncio.Semaphore(self.concurrency)
@@ -191,6 +192,9 @@ class OpenAIBackend(Backend):
         try:
             for job in jobs:
                 await sem.acquire()
+                if stop.is_set():  # the caller went away: start nothing new
+                    sem.release()
+                    break
                 t = asyncio.create_task(run(job))
                 tasks.add(t)
                 t.add_done_callback(tasks.discard)
@@ -205,11 +209,12 @@ class OpenAIBackend(Backend):
         out: queue.Queue = queue.Queue()
         loop = asyncio.new_event_loop()
         main: dict[str, asyncio.Task] = {}
+        stop = threading.Event()
 
         def thread_main() -> None:
             asyncio.set_event_loop(loop)
             try:
-                main["task"] = loop.create_task(self._main(jobs, out))
+                main["task"] = loop.create_task(self._main(jobs, out, stop))
                 loop.run_until_complete(main["task"])
             except asyncio.CancelledError:
                 pass
@@ -221,17 +226,24 @@ class OpenAIBackend(Backend):
 
         th = threading.Thread(target=thread_main, name="sor-openai", daemon=True)
         th.start()
+        finished = False
         try:
             while True:
                 item = out.get()
                 if item is _DONE:
+                    finished = True
                     break
                 if isinstance(item, BaseException):
+                    finished = True
                     raise item
                 yield item
         finally:
-            if th.is_alive() and "task" in main:
-                loop.call_soon_threadsafe(main["task"].cancel)
+            stop.set()
+            if not finished and "task" in main:  # the caller stopped early: cancel what is in flight
+                try:
+                    loop.call_soon_threadsafe(main["task"].cancel)
+                except RuntimeError:  # the loop finished (and closed) meanwhile
+                    pass
             th.join(timeout=30)
 
 

@@ -28,7 +28,7 @@ Example::
     from scale_or_reason.teacher.profiles import get_profile, check_hybrid
     p = get_profile("qwen3")
     p.template_kwargs(True)                     # {"enable_thinking": True}
-    p.split("<think>\\n3 + 4 = 7\\n</think>\\n\\nThe answer is 7.")   # Split(trace='3 + 4 = 7', answer=..., closed=True)
+    p.split("<think>\\n3 + 4 = 7\\n</think>\\n\\nThe answer is 7.")   # Split(trace='3 + 4 = 7', ...)
     check_hybrid("Qwen/Qwen3-235B-A22B")         # fine
     check_hybrid("Qwen/Qwen3-30B-A3B-Instruct-2507")  # raises NonHybridTeacherError
 """

@@ -208,7 +208,9 @@ def _iter_rows(source: str, split: str) -> Iterator[dict[str, Any]]:
         stream = datasets.load_dataset(str(path), split=split, streaming=True)
         yield from stream
         return
-    if source.count("/") == 1 and not source.startswith((".", "/")):
+    if path.suffix in (".jsonl", ".json", ".ndjson", ".parquet", ".csv"):
+        raise FileNotFoundError(f"{source}: no such prompt file")
+    if source.count("/") == 1 and not source.startswith((".", "/", "~")):
         try:
             stream = datasets.load_dataset(source, split=split, streaming=True)
         except Exception as e:  # offline, unknown id, missing split: one clear line

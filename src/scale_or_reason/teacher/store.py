@@ -32,6 +32,7 @@ import hashlib
 import json
 import math
 import os
+import secrets
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -77,13 +78,16 @@ _FAIL_FIELDS = [("prompt_id", pa.string()), ("mode", pa.string()), ("reason", pa
                 ("attempts", pa.int64()), ("run", pa.string()), ("time", pa.float64())]
 
 
+_NAMES = [f.name for f in dataclasses.fields(PairedSample)]
+
+
 def _pairs_table(pairs: Iterable[PairedSample]) -> pa.Table:
-    rows = []
-    for p in pairs:
-        r = p.to_dict()
-        r["sampling"] = json.dumps(r["sampling"], sort_keys=True)
-        rows.append(r)
-    return pa.Table.from_pylist(rows, schema=PAIR_SCHEMA)
+    cols: dict[str, list[Any]] = {n: [] for n in _NAMES}
+    for p in pairs:  # column-wise and shallow: no deep copies of every record
+        for n in _NAMES:
+            cols[n].append(getattr(p, n))
+    cols["sampling"] = [json.dumps(s, sort_keys=True) for s in cols["sampling"]]
+    return pa.Table.from_pydict(cols, schema=PAIR_SCHEMA)
 
 
 def _write_table(path: Path, table: pa.Table) -> Path:
@@ -202,7 +206,7 @@ class PairStore:
         self.manifest = manifest
         self.shard_size = shard_size
         self.flush_seconds = flush_seconds
-        self.run = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        self.run = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{secrets.token_hex(3)}"
         self._seq = 0
         self._pairs: list[PairedSample] = []
         self._partials: list[dict[str, Any]] = []
@@ -222,6 +226,10 @@ class PairStore:
     def open(self) -> None:
         self.state.mkdir(parents=True, exist_ok=True)
         self._acquire_lock()
+        # We hold the lock, so temporary files left here are from a killed run: remove them.
+        for folder in (self.dir, self.state):
+            for tmp in folder.glob(".*.parquet.tmp-*"):
+                tmp.unlink(missing_ok=True)
         if self.manifest is not None:
             self._check_manifest(self.manifest)
 
@@ -243,7 +251,8 @@ class PairStore:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             fh.close()
-            raise ValueError(f"{self.dir}: another run is writing to this pair store (lock {self.state / 'lock'})") from None
+            raise ValueError(f"{self.dir}: another run is writing to this pair store "
+                             f"(lock {self.state / 'lock'})") from None
         self._lock_fh = fh
 
     def _check_manifest(self, manifest: dict[str, Any]) -> None:
@@ -301,6 +310,8 @@ class PairStore:
             return
         name = f"{self.run}-{self._seq:05d}"
         self._seq += 1
+        if (self.dir / f"pairs-{name}.parquet").exists():  # append-only: never replace a shard
+            raise RuntimeError(f"{self.dir}: shard pairs-{name}.parquet exists already")
         if self._pairs:
             pairs = sorted(self._pairs, key=lambda p: p.prompt_id)
             _write_table(self.dir / f"pairs-{name}.parquet", _pairs_table(pairs))

@@ -1,0 +1,244 @@
+"""Export and import pairs in the layout of the paper's released datasets.
+
+The released ``Scale-or-Reason/{general,math}-reasoning-ift-pairs`` datasets have three string columns,
+``prompt``, ``reasoning`` and ``ift``, in a split named ``reasoning_ift_pairs`` (the hub repo also has
+single-format ``reasoning`` and ``ift`` splits, derivable from it). ``reasoning`` holds the whole
+reasoning-mode output, ``<think>\\n{trace}\\n</think>\\n\\n{answer}``; ``ift`` the reasoning-off answer.
+
+* ``export_pairs(store, DIR)`` writes a Hugging Face dataset folder in the hub layout:
+  ``DIR/data/reasoning_ift_pairs-00000-of-0000N.parquet`` and a ``README.md`` whose YAML header
+  declares the features and the split, so ``datasets.load_dataset(DIR)`` (or an upload to the hub)
+  gives the same dataset. It streams shard by shard; the folder appears atomically.
+* ``import_pairs(SRC, store)`` reads that layout from a local folder, a ``save_to_disk`` folder, a
+  Parquet/JSONL file or a hub id (streamed) into a pair store, splitting ``reasoning`` at the last
+  ``</think>``, flagging rather than dropping, resumable like generation.
+
+The layout carries no ids, token counts or sampling settings: an import gets ids from the row index and
+prompt text, and token counts from a tokenizer when one is given (else estimates, flagged inexact).
+
+Example::
+
+    from pathlib import Path
+    from scale_or_reason.teacher.exchange import export_pairs, import_pairs
+    export_pairs(Path("study/pairs"), Path("release"))
+    import_pairs("release", Path("imported/pairs"))                     # or a hub id, when online
+    import_pairs("Scale-or-Reason/math-reasoning-ift-pairs", Path("paper/pairs"), teacher="Qwen3-235B-A22B")
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..records import PairedSample
+from .profiles import get_profile
+from .sources import _iter_rows, make_prompt_id
+from .store import PairStore, iter_pairs
+
+__all__ = ["RELEASED_COLUMNS", "RELEASED_SPLIT", "export_pairs", "import_pairs", "reasoning_text"]
+
+RELEASED_COLUMNS = ("prompt", "reasoning", "ift")
+"""Columns of the released pair datasets, all strings."""
+RELEASED_SPLIT = "reasoning_ift_pairs"
+"""The released datasets' split holding both formats."""
+FLAGS = ("truncated", "empty_answer", "toggle_ignored", "disagree")
+
+_SCHEMA = pa.schema([pa.field(c, pa.string()) for c in RELEASED_COLUMNS])
+
+
+def reasoning_text(trace: str, answer: str) -> str:
+    """The ``reasoning`` column of one pair: ``<think>\\n{trace}\\n</think>\\n\\n{answer}``."""
+    return f"<think>\n{trace}\n</think>\n\n{answer}"
+
+
+_README = """---
+dataset_info:
+  features:
+  - name: prompt
+    dtype: string
+  - name: reasoning
+    dtype: string
+  - name: ift
+    dtype: string
+  splits:
+  - name: {split}
+    num_bytes: {nbytes}
+    num_examples: {rows}
+  dataset_size: {nbytes}
+configs:
+- config_name: default
+  data_files:
+  - split: {split}
+    path: data/{split}-*
+---
+
+# Reasoning-IFT pairs
+
+Exported by `sor generate --export` (scale-or-reason) from `{store}`: {rows} pairs.
+Teacher(s): {teachers}. Columns: `prompt`; `reasoning` = `<think>\\n<trace>\\n</think>\\n\\n<answer>`
+(reasoning on); `ift` = the answer with reasoning off.{dropped}
+"""
+
+
+def _is_export(path: Path) -> bool:
+    names = {p.name for p in path.iterdir()}
+    readme = path / "README.md"
+    return names <= {"README.md", "data"} and readme.is_file() and "sor generate --export" in readme.read_text()
+
+
+def export_pairs(store: Path, out: Path, *, drop_flags: Iterable[str] = (), rows_per_file: int = 100_000,
+                 overwrite: bool = False) -> dict[str, Any]:
+    """Write the store's pairs as a dataset folder in the released layout; returns counts.
+
+    ``drop_flags`` leaves out pairs carrying any of those flags (``truncated``, ``empty_answer``,
+    ``toggle_ignored``, ``disagree``); by default every stored pair is exported. ``overwrite``
+    replaces ``out`` only when it holds a previous export (README + data/), never another folder.
+    """
+    store, out = Path(store), Path(out)
+    drop = tuple(drop_flags)
+    bad = set(drop) - set(FLAGS)
+    if bad:
+        raise ValueError(f"unknown flag(s) {', '.join(sorted(bad))}; expected some of {', '.join(FLAGS)}")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise ValueError(f"{out}: exists and is not empty (pass overwrite to replace a previous export)")
+        if not _is_export(out):
+            raise ValueError(f"{out}: exists, is not empty and is not a previous export; refusing to replace it")
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    (tmp / "data").mkdir(parents=True)
+    cols = ["prompt", "ift_answer", "reasoning_trace", "reasoning_answer", "teacher", *FLAGS]
+    rows = dropped = nbytes = 0
+    teachers: set[str] = set()
+    parts: list[Path] = []
+    writer: pq.ParquetWriter | None = None
+    in_file = 0
+    try:
+        for batch in iter_pairs(store, columns=cols):
+            keep = [r for r in batch if not any(r.get(f) for f in drop)]
+            dropped += len(batch) - len(keep)
+            teachers.update(r.get("teacher") or "" for r in keep)
+            while keep:
+                if writer is None:
+                    parts.append(tmp / "data" / f"part-{len(parts):05d}.parquet")
+                    writer = pq.ParquetWriter(parts[-1], _SCHEMA, compression="zstd")
+                    in_file = 0
+                take, keep = keep[:rows_per_file - in_file], keep[rows_per_file - in_file:]
+                table = pa.Table.from_pydict({
+                    "prompt": [r["prompt"] for r in take],
+                    "reasoning": [reasoning_text(r["reasoning_trace"], r["reasoning_answer"]) for r in take],
+                    "ift": [r["ift_answer"] for r in take],
+                }, schema=_SCHEMA)
+                writer.write_table(table)
+                nbytes += table.nbytes
+                in_file += len(take)
+                rows += len(take)
+                if in_file >= rows_per_file:
+                    writer.close()
+                    writer = None
+        if writer is not None:
+            writer.close()
+            writer = None
+        if rows == 0:
+            why = f" (all {dropped} carry {', '.join(drop)})" if dropped else ""
+            raise ValueError(f"{store}: no pairs to export{why}")
+        n = len(parts)
+        for i, p in enumerate(parts):
+            p.rename(tmp / "data" / f"{RELEASED_SPLIT}-{i:05d}-of-{n:05d}.parquet")
+        note = f"\nLeft out {dropped} pairs flagged {', '.join(drop)}." if dropped else ""
+        (tmp / "README.md").write_text(_README.format(split=RELEASED_SPLIT, rows=rows, nbytes=nbytes, store=store,
+                                                      teachers=", ".join(sorted(t for t in teachers if t)) or "?",
+                                                      dropped=note))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if writer is not None:
+            writer.close()
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return {"out": str(out), "rows": rows, "dropped": dropped, "files": len(parts)}
+
+
+def _approx_tokens(text: str, tokenizer: Any) -> int:
+    if not text:
+        return 0
+    if tokenizer is not None:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    from .runner import _WORDS
+
+    return len(_WORDS.findall(text))
+
+
+def import_pairs(source: str, store: Path, *, split: str = RELEASED_SPLIT, teacher: str | None = None,
+                 limit: int | None = None, tokenizer: Any = None, shard_size: int = 4096,
+                 progress: bool = False) -> dict[str, Any]:
+    """Read pairs in the released layout from ``source`` into the pair store ``store``; returns counts.
+
+    Rerunning skips rows already imported (ids from row index + prompt), so an interrupted import
+    resumes. ``tokenizer`` (a Hugging Face tokenizer) makes token counts exact.
+    """
+    profile = get_profile("qwen3")
+    if isinstance(tokenizer, (str, Path)):
+        from .runner import _load_tokenizer
+
+        tokenizer = _load_tokenizer(str(tokenizer))
+    teacher = teacher or f"imported:{source}"
+    manifest = {"teacher": teacher, "profile": {"name": "imported", "think_close": profile.think_close},
+                "sampling": {}, "backend": "import", "source": source}
+    new = skipped = 0
+    t0 = time.monotonic()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(unit="pair", desc="import")
+    with PairStore(store, manifest, shard_size=shard_size) as ps:
+        done = ps.done_ids()
+        for i, row in enumerate(_iter_rows(source, split)):
+            if limit is not None and i >= limit:
+                break
+            if i == 0:
+                missing = [c for c in RELEASED_COLUMNS if c not in row]
+                if missing:
+                    raise ValueError(f"{source}: split {split!r} has no column(s) {', '.join(missing)} "
+                                     f"(fields: {', '.join(map(str, row))}); expected {', '.join(RELEASED_COLUMNS)}")
+            prompt = row["prompt"]
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise ValueError(f"{source}: row {i}: empty prompt")
+            pid = make_prompt_id(i, prompt)
+            if pid in done:
+                skipped += 1
+                continue
+            rea = profile.split(row["reasoning"] or "")
+            ift = profile.split(row["ift"] or "")
+            counts = {k: _approx_tokens(v, tokenizer) for k, v in
+                      (("ift", ift.answer), ("ift_trace", ift.trace), ("trace", rea.trace), ("answer", rea.answer))}
+            ps.add_pair(PairedSample(
+                prompt_id=pid, family=str(row.get("family") or ""), prompt=prompt, reference=None,
+                ift_answer=ift.answer, reasoning_trace=rea.trace, reasoning_answer=rea.answer,
+                ift_tokens=counts["ift"], trace_tokens=counts["trace"], reasoning_answer_tokens=counts["answer"],
+                ift_finish_reason="stop", reasoning_finish_reason="stop" if rea.closed else "unknown",
+                teacher=teacher, sampling={}, profile="imported", ift_trace=ift.trace,
+                ift_trace_tokens=counts["ift_trace"], ift_completion_tokens=counts["ift"] + counts["ift_trace"],
+                reasoning_completion_tokens=counts["trace"] + counts["answer"],
+                ift_text=row["ift"] or "", reasoning_text=row["reasoning"] or "",
+                token_counts_exact=tokenizer is not None, truncated=not rea.closed,
+                empty_answer=not ift.answer or not rea.answer, toggle_ignored=bool(ift.trace) or not rea.trace,
+                teacher_flops=math.nan,
+            ))
+            new += 1
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return {"out": str(store), "imported": new, "skipped": skipped, "seconds": time.monotonic() - t0}

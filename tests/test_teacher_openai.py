@@ -1,0 +1,253 @@
+"""The ``openai`` backend against a fault-injecting OpenAI-compatible server of our own (FastAPI +
+uvicorn on 127.0.0.1): 429s, 500s, hangs past the timeout and malformed JSON are retried, recorded per
+prompt id with the reason, and filled in by a rerun; a run killed midway and rerun stores exactly the
+pairs of an uninterrupted run."""
+
+import asyncio
+import collections
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("openai")
+fastapi = pytest.importorskip("fastapi")
+uvicorn = pytest.importorskip("uvicorn")
+
+from scale_or_reason.teacher import GenerateConfig, generate, get_profile, read_failures, read_pairs  # noqa: E402
+from scale_or_reason.teacher.backends import Job  # noqa: E402
+from scale_or_reason.teacher.openai_backend import OpenAIBackend  # noqa: E402
+from scale_or_reason.teacher.sources import PromptItem  # noqa: E402
+
+
+class FaultServer:
+    """An OpenAI-compatible chat endpoint whose answers are a function of the prompt and the mode.
+
+    Markers in a prompt inject faults while ``faulty`` is on: ``[429]`` (first request only),
+    ``[500]``, ``[hang]`` (sleeps past the client timeout), ``[badjson]``, ``[half]`` (500 for the
+    reasoning mode only). ``[inline]`` answers with ``<think>`` inline in ``content``; ``[reasoning]``
+    uses the ``reasoning`` field; others ``reasoning_content``. ``[long]`` is cut at the token cap;
+    ``[always]`` reasons whatever the switch says (a teacher without a toggle).
+    """
+
+    def __init__(self, delay_s: float = 0.0, hang_s: float = 1.0):
+        from fastapi import FastAPI, Request
+        from fastapi.responses import JSONResponse, Response
+
+        self.faulty = True
+        self.delay_s = delay_s
+        self.calls: collections.Counter = collections.Counter()
+        self.bodies: list[dict] = []
+        app = FastAPI()
+
+        @app.post("/v1/chat/completions")
+        async def chat(request: Request):
+            body = await request.json()
+            self.bodies.append(body)
+            kwargs = body.get("chat_template_kwargs")
+            if not isinstance(kwargs, dict) or "enable_thinking" not in kwargs:
+                return JSONResponse({"error": {"message": "chat_template_kwargs.enable_thinking missing"}}, 400)
+            thinking = bool(kwargs["enable_thinking"])
+            prompt = body["messages"][-1]["content"]
+            self.calls[(prompt, thinking)] += 1
+            n = self.calls[(prompt, thinking)]
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            if self.faulty:
+                if "[429]" in prompt and n == 1:
+                    return JSONResponse({"error": {"message": "slow down"}}, 429, headers={"retry-after": "0"})
+                if "[500]" in prompt or ("[half]" in prompt and thinking):
+                    return JSONResponse({"error": {"message": "boom"}}, 500)
+                if "[hang]" in prompt:
+                    await asyncio.sleep(hang_s)
+                if "[badjson]" in prompt:
+                    return Response("{not json", media_type="application/json")
+            answer = f"The answer to <{prompt}> is \\boxed{{{len(prompt)}}}."
+            trace = f"Let me think about <{prompt}> step by step." if thinking or "[always]" in prompt else ""
+            finish = "stop"
+            if thinking and "[long]" in prompt:
+                trace, answer, finish = trace[:10], "", "length"
+            msg = {"role": "assistant", "content": answer}
+            if trace and "[inline]" in prompt:
+                msg["content"] = f"<think>\n{trace}\n</think>\n\n{answer}"
+            elif trace and "[reasoning]" in prompt:
+                msg["reasoning"] = trace
+            elif trace:
+                msg["reasoning_content"] = trace
+            usage = {"prompt_tokens": len(prompt.split()) + 5,
+                     "completion_tokens": len(trace.split()) + len(answer.split()) + (3 if trace else 0)}
+            return {"id": "x", "object": "chat.completion", "model": body["model"],
+                    "choices": [{"index": 0, "message": msg, "finish_reason": finish}], "usage": usage}
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.sock = sock
+        self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="error", timeout_graceful_shutdown=1))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        for _ in range(200):  # bounded wait for startup
+            if self.server.started:
+                return self
+            time.sleep(0.02)
+        raise RuntimeError("fault server did not start")
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+
+
+def _write_prompts(path: Path, prompts: list[str]) -> Path:
+    path.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts))
+    return path
+
+
+def _cfg(src: Path, out: Path, url: str, **kw) -> GenerateConfig:
+    base = dict(source=str(src), out=out, backend="openai", model="toy/Qwen3-toy", base_url=url, profile="qwen3",
+                sampling_ift="temperature=0,top_k=none,min_p=none,max_tokens=64",
+                sampling_reasoning="temperature=0,top_k=none,min_p=none,max_tokens=64",
+                concurrency=4, timeout_s=0.4, max_retries=2, backoff_base_s=0.01, backoff_max_s=0.05,
+                shard_size=4, progress=False, check_disagreement=True)
+    base.update(kw)
+    return GenerateConfig(**base)
+
+
+def test_request_carries_toggle_sampling_and_seed():
+    be = OpenAIBackend("m", get_profile("qwen3"), base_url="http://127.0.0.1:1/v1")
+    item = PromptItem("p1", "hi", system="S")
+    on, off = be.request_kwargs(Job(item, "reasoning")), be.request_kwargs(Job(item, "ift"))
+    assert on["extra_body"]["chat_template_kwargs"] == {"enable_thinking": True}
+    assert off["extra_body"]["chat_template_kwargs"] == {"enable_thinking": False}
+    assert (on["temperature"], on["top_p"], on["extra_body"]["top_k"]) == (0.6, 0.95, 20)
+    assert (off["temperature"], off["top_p"]) == (0.7, 0.8)
+    assert on["messages"] == [{"role": "system", "content": "S"}, {"role": "user", "content": "hi"}]
+    assert "api_key" not in json.dumps(on)
+    gpt = OpenAIBackend("m", get_profile("gpt-oss"), base_url="http://127.0.0.1:1/v1").request_kwargs(Job(item, "ift"))
+    assert gpt["extra_body"]["reasoning_effort"] == "low"
+    assert gpt["extra_body"]["chat_template_kwargs"] == {"reasoning_effort": "low"}
+
+
+def test_faults_are_recorded_per_prompt_and_a_rerun_fills_them_in(tmp_path):
+    prompts = ["plain one", "plain two [inline]", "plain three [reasoning]", "rate limited [429]",
+               "server error [500]", "never answers [hang]", "garbage [badjson]", "half done [half]", "cut [long]"]
+    src = _write_prompts(tmp_path / "p.jsonl", prompts)
+    out = tmp_path / "pairs"
+    with FaultServer() as srv:
+        s1 = generate(_cfg(src, out, srv.url))
+        assert s1["new_pairs"] == 5 and s1["failed_prompts"] == 4 and s1["pending_failures"] == 4
+        fails = read_failures(out)
+        by_prompt = collections.defaultdict(dict)
+        pid_of = {p.prompt: p.prompt_id for p in read_pairs(out)}
+        for f in fails:
+            by_prompt[f["prompt_id"]][f["mode"]] = f["reason"]
+        reasons = " | ".join(r for d in by_prompt.values() for r in d.values())
+        assert "HTTP 500" in reasons and "timeout after 0.4s" in reasons and "malformed response" in reasons
+        assert all("gave up after 3 attempts" in r for d in by_prompt.values() for r in d.values())
+        assert len(by_prompt) == 4 and sum(len(d) for d in by_prompt.values()) == 7  # [half]: reasoning only
+        assert srv.calls[("rate limited [429]", True)] == 2  # the 429 was retried and then answered
+
+        srv.faulty = False
+        calls_before = srv.calls[("half done [half]", False)]
+        s2 = generate(_cfg(src, out, srv.url))
+        assert s2["new_pairs"] == 4 and s2["skipped"] == 5 and s2["pending_failures"] == 0
+        assert srv.calls[("half done [half]", False)] == calls_before  # its IFT half was kept, not redone
+        assert s2["pairs"] == len(prompts) and read_failures(out) == []
+    pairs = {p.prompt: p for p in read_pairs(out)}
+    assert len(pairs) == len(prompts)
+    assert {p.prompt_id for p in pairs.values()} >= set(pid_of.values())
+    plain = pairs["plain one"]
+    assert plain.reasoning_trace == "Let me think about <plain one> step by step."
+    assert plain.ift_answer == plain.reasoning_answer == "The answer to <plain one> is \\boxed{9}."
+    assert (plain.ift_completion_tokens, plain.prompt_tokens) == (7, 7)  # from usage
+    assert plain.ift_latency_s > 0 and not plain.token_counts_exact and plain.disagree is False
+    assert plain.teacher == "toy/Qwen3-toy" and plain.sampling["reasoning"]["max_tokens"] == 64
+    assert pairs["plain two [inline]"].reasoning_trace == "Let me think about <plain two [inline]> step by step."
+    assert pairs["plain three [reasoning]"].reasoning_trace.startswith("Let me think")
+    cut = pairs["cut [long]"]
+    assert cut.truncated and cut.empty_answer and cut.reasoning_finish_reason == "length"
+    assert sum(p.truncated for p in pairs.values()) == 1
+    assert all(b["chat_template_kwargs"]["enable_thinking"] in (True, False) for b in srv.bodies)
+    seeds = collections.defaultdict(set)  # one seed per (prompt, mode), the same on retries and reruns
+    for b in srv.bodies:
+        seeds[(b["messages"][-1]["content"], b["chat_template_kwargs"]["enable_thinking"])].add(b["seed"])
+    assert all(len(v) == 1 for v in seeds.values())
+    assert seeds[("plain one", True)] != seeds[("plain one", False)]
+
+
+def test_client_errors_are_not_retried(tmp_path):
+    src = _write_prompts(tmp_path / "p.jsonl", ["hello"])
+    with FaultServer() as srv:
+        s = generate(_cfg(src, tmp_path / "o", srv.url, send_chat_template_kwargs=False))
+        assert s["new_pairs"] == 0 and s["pending_failures"] == 1
+        (f, *_) = read_failures(tmp_path / "o")
+        assert f["reason"].startswith("HTTP 400") and f["attempts"] == 1
+        assert sum(srv.calls.values()) == 0 and len(srv.bodies) == 2
+
+
+def test_toggle_ignoring_teacher_is_stopped(tmp_path):
+    src = _write_prompts(tmp_path / "p.jsonl", [f"q{i} [always] [inline]" for i in range(6)])
+    with FaultServer() as srv:
+        # a teacher that reasons in both modes: every IFT answer carries a trace
+        with pytest.raises(ValueError, match="ignores the reasoning toggle"):
+            generate(_cfg(src, tmp_path / "o", srv.url, probe_pairs=4))
+    assert not list((tmp_path / "o").glob("pairs-*.parquet"))
+
+
+def test_kill_midway_then_rerun_equals_uninterrupted_run(tmp_path):
+    prompts = [f"Question number {i}: what is {i} + {i}?" for i in range(160)]
+    src = _write_prompts(tmp_path / "p.jsonl", prompts)
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    env = dict(os.environ, NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1")
+    with FaultServer(delay_s=0.01) as srv:
+        srv.faulty = False
+        # uvicorn answers a kept-alive connection ~40 ms late (delayed ACK): many connections hide it
+        cfg = _cfg(src, killed, srv.url, shard_size=8, concurrency=16, timeout_s=5)
+        cmd = [sys.executable, "-m", "scale_or_reason.cli", "generate", "--source", str(src), "--out", str(killed),
+               "--backend", "openai", "--model", cfg.model, "--base-url", srv.url, "--profile", "qwen3",
+               "--sampling-ift", cfg.sampling_ift, "--sampling-reasoning", cfg.sampling_reasoning,
+               "--concurrency", "16", "--timeout", "5", "--shard-size", "8", "--no-progress",
+               "--check-disagreement"]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(list(killed.glob("pairs-*.parquet"))) < 3:
+                if proc.poll() is not None:
+                    pytest.fail(f"generation ended before it could be killed: {proc.stderr.read().decode()[-2000:]}")
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.wait(timeout=30)
+            proc.stderr.close()
+        partial = read_pairs(killed)
+        assert 0 < len(partial) < len(prompts)
+        s = generate(cfg)
+        assert s["skipped"] == len(partial) and s["pairs"] == len(prompts)
+        generate(cfg.replace(out=whole))
+
+    def rows(d):
+        return sorted((p.prompt_id, p.prompt, p.ift_answer, p.reasoning_trace, p.reasoning_answer, p.ift_tokens,
+                       p.trace_tokens, p.truncated, p.disagree) for p in read_pairs(d))
+
+    a, b = rows(killed), rows(whole)
+    assert len(a) == len({r[0] for r in a}) == len(prompts)
+    assert a == b
+    assert not list(killed.glob(".*tmp*"))
