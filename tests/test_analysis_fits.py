@@ -125,3 +125,14 @@ def test_power_law_recovers_paper_fig14_from_table1_estimates():
     assert "·N^" in laws[0].equation()
     with pytest.raises(ValueError, match="2 distinct sizes"):
         fit_power_law([1e9, 1e9], [1e11, 2e11])
+
+
+def test_cost_for_a_nearly_flat_fit_is_infinite_not_an_overflow():
+    import dataclasses
+    import math
+
+    from scale_or_reason.analysis.fits import fit_saturating
+
+    fit = fit_saturating([1e11, 1e12, 1e13, 1e14], [0.25, 0.30, 0.33, 0.34])
+    flat = dataclasses.replace(fit, gamma=1e-300, delta=0.01)  # seen in a demo: the inverse overflows a float
+    assert math.isinf(flat.cost_for(flat.alpha + flat.beta / 2))

@@ -137,8 +137,11 @@ class SaturatingFit:
         frac = (y - self.alpha) / self.beta
         if frac >= 1.0:
             return math.inf
-        x = (-math.log1p(-frac) / self.gamma) ** (1.0 / self.delta)
-        return self.x_ref * (x if self.scale == "ratio" else 10.0 ** x)
+        try:
+            x = (-math.log1p(-frac) / self.gamma) ** (1.0 / self.delta)
+            return self.x_ref * (x if self.scale == "ratio" else 10.0 ** x)
+        except OverflowError:  # a nearly flat fit (tiny gamma or delta): reached beyond any float cost
+            return math.inf
 
     def in_range(self, cost: float) -> bool:
         """Whether ``cost`` lies within the fitted points' cost range (no extrapolation)."""
