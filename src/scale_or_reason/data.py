@@ -23,6 +23,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from .extract import EMPTY_THINK, think_text
 from .records import PairedSample
 
 
@@ -79,10 +80,6 @@ def build_arm(pairs: list[PairedSample], arm: Arm, n_samples: int, seed: int = 0
     return samples
 
 
-EMPTY_THINK = "<think>\n\n</think>\n\n"
-"""What a Qwen3 hybrid model emits before its answer with reasoning off."""
-
-
 def render(tokenizer: Any, pair: PairedSample, fmt: str, empty_think: str = "prompt") -> tuple[str, str]:
     """(prompt, completion) text for ``pair`` in ``fmt``; the loss goes on the completion only.
 
@@ -106,7 +103,7 @@ def render(tokenizer: Any, pair: PairedSample, fmt: str, empty_think: str = "pro
     elif fmt == "reasoning":
         prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
                                                enable_thinking=True)
-        completion = f"<think>\n{pair.reasoning_trace}\n</think>\n\n{pair.reasoning_answer}"
+        completion = think_text(pair.reasoning_trace, pair.reasoning_answer)
     else:
         raise ValueError(f"unknown format {fmt!r} for prompt {pair.prompt_id}: expected 'ift' or 'reasoning'")
     return prompt, completion + tokenizer.eos_token

@@ -128,3 +128,74 @@ RESULTS_COLUMNS: dict[str, str] = {
     "convention": "FLOPs convention of train_flops and inference_flops_mean ('paper', 'exact', '6nd')",
 }
 """The results table: one row per student x arm x benchmark. Every FLOPs column carries ``convention``."""
+
+
+@dataclass
+class BenchItem:
+    """One evaluation item of a prepared benchmark: what the student sees and what it is graded against.
+
+    The prepared format (``sor bench prepare``) is one JSON object per line with these fields.
+    """
+
+    id: str
+    """Stable item id within its benchmark (from the source's id column, else its row index)."""
+    prompt: str
+    """The full user turn: the benchmark's instruction, the question, and the lettered options for MC."""
+    reference: str
+    """The canonical gold: an option letter (MC), a value (math), a span (span QA), a label."""
+    golds: list[str] = field(default_factory=list)
+    """Every acceptable answer (all gold spans for SQuAD/CoQA); ``[reference]`` when empty."""
+    choices: list[str] = field(default_factory=list)
+    """MC option texts in letter order (A, B, ...), without their letters; empty for open-ended items."""
+    judge_reference: str = ""
+    """The gold as the jury sees it: letter + option text for MC, every span, the value with its unit."""
+    question: str = ""
+    """The question alone (without the instruction), shown to the jury; ``prompt`` when empty."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Grader inputs beyond the gold (IFEval's ``instruction_id_list``/``kwargs``, SciBench's ``unit``)
+    and provenance (source row, subject)."""
+
+    def all_golds(self) -> list[str]:
+        return list(self.golds) or [self.reference]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any], where: str = "") -> "BenchItem":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(row) - names)
+        missing = sorted({"id", "prompt", "reference"} - set(row))
+        if unknown or missing:
+            what = f"unknown field(s) {', '.join(unknown)}" if unknown else f"missing field(s) {', '.join(missing)}"
+            raise ValueError(f"{where}: item {row.get('id', '?')}: {what}")
+        return cls(**row)
+
+
+ANSWER_COLUMNS: dict[str, str] = {
+    "student": "student label",
+    "arm": "training arm of the student ('ift', 'reasoning', 'sequential:0.25', ...) or '' for a plain model",
+    "benchmark": "benchmark name (spec name)",
+    "family": "task family of the benchmark (General-MC, General-OE, Math-MC, Math-OE, or an extra domain)",
+    "prompt_id": "item id within the benchmark (the prompt id)",
+    "sample": "sample index (0 for greedy; 0..N-1 with --samples N)",
+    "seed": "seed of the request (None for greedy decoding)",
+    "thinking": "the student was prompted with reasoning on",
+    "prompt_tokens": "tokens of the rendered prompt",
+    "generated_tokens": "tokens generated, the end-of-sequence token included",
+    "finish_reason": "'stop' or 'length' (the token cap was reached)",
+    "response": "the full generated text (reasoning included)",
+    "answer_text": "the final part of the response (after the trace); empty when the trace is unfinished",
+    "truncated": "the trace was opened and never closed: scored wrong, never parsed",
+    "extracted": "the answer the rule grader extracted (None when none)",
+    "reference": "the canonical gold",
+    "rule_correct": "the rule grader's verdict (None for benchmarks without a rule grader)",
+    "rule_score": "the rule grader's graded score (token F1 for span QA, loose IFEval, else 0/1)",
+    "jury_correct": "the jury's majority verdict (None when not judged)",
+    "jury_votes": "JSON of each judge's vote: yes | no | invalid | error",
+    "jury_flag": "'' or tie | no_valid_vote | empty_answer | rule",
+    "correct": "the score the study uses: the jury's verdict when judged, else the rule grader's",
+    "inference_flops": "inference FLOPs of this sample at its true lengths (prefill + cached decode steps)",
+    "convention": "FLOPs convention of inference_flops",
+}
+"""The answers table: one row per student x benchmark item x sample (``answers/<benchmark>.parquet``)."""

@@ -39,14 +39,17 @@ import pandas as pd
 from rich.console import Console
 
 from .data import Arm, build_arm, render
-from .evaluate import EvalConfig, evaluate_run, wilson_interval
+from .evaluate import EvalConfig, GenerationBackendConfig, evaluate_model, load_spec, prepare_benchmark, read_prepared
+from .evaluate.aggregate import baseline_accuracy
+from .evaluate.specs import BenchmarkSpec
+from .records import BenchItem
 from .records import FAMILIES, PairedSample
-from .synthetic.tasks import Task, baseline_accuracy, generate_tasks
+from .synthetic.tasks import generate_tasks
 from .synthetic.teacher import SyntheticTeacher
 from .teacher import generate_pairs
 from .teacher.store import read_pairs, write_shard
 from .train import StudentSpec, TrainConfig, run_key, train_student
-from .util import atomic_path, read_json, stable_hash, write_json
+from .util import atomic_path, from_table, read_json, stable_hash, wilson_interval, write_json
 
 console = Console(stderr=True)
 
@@ -90,28 +93,6 @@ class StudyConfig:
         return asdict(self)
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
-    """Instantiate dataclass ``cls`` from a TOML table, naming ``where`` in any error."""
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a table, got {type(data).__name__}")
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-    out = {}
-    for k, v in data.items():
-        default = names[k].default
-        if isinstance(default, (int, float)) and not isinstance(default, bool):
-            if not isinstance(v, (int, float)) or isinstance(v, bool):
-                raise ValueError(f"{where}.{k}: expected a number, got {v!r}")
-            v = type(default)(v) if isinstance(default, float) else v
-        out[k] = v
-    try:
-        return cls(**out)
-    except TypeError as e:
-        raise ValueError(f"{where}: {e}") from None
-
-
 def load_study_config(source: str | Path) -> StudyConfig:
     """Load a study from a profile name (``default``, ``quick``) or a TOML file path."""
     path = Path(source)
@@ -132,7 +113,7 @@ def load_study_config(source: str | Path) -> StudyConfig:
     unknown = sorted(set(raw) - {"study", "students", "train", "eval"})
     if unknown:
         raise ValueError(f"{label}: unknown table(s) {', '.join(unknown)}")
-    study = _build(StudySection, raw.get("study", {}), f"{label}: [study]")
+    study = from_table(StudySection, raw.get("study", {}), f"{label}: [study]")
     for fam in study.families:
         if fam not in FAMILIES:
             raise ValueError(f"{label}: [study].families: unknown family {fam!r}")
@@ -141,15 +122,15 @@ def load_study_config(source: str | Path) -> StudyConfig:
             Arm.parse(a)
         except ValueError as e:
             raise ValueError(f"{label}: [study].arms: {e}") from None
-    students = [_build(StudentSpec, s, f"{label}: [[students]] #{i + 1}") for i, s in enumerate(raw.get("students", []))]
+    students = [from_table(StudentSpec, s, f"{label}: [[students]] #{i + 1}") for i, s in enumerate(raw.get("students", []))]
     if not students:
         raise ValueError(f"{label}: no [[students]] given")
     names = [s.name for s in students]
     if len(set(names)) != len(names):
         raise ValueError(f"{label}: [[students]] names must be unique, got {names}")
     return StudyConfig(study=study, students=students,
-                       train=_build(TrainConfig, raw.get("train", {}), f"{label}: [train]"),
-                       eval=_build(EvalConfig, raw.get("eval", {}), f"{label}: [eval]"), source=label)
+                       train=from_table(TrainConfig, raw.get("train", {}), f"{label}: [train]"),
+                       eval=from_table(EvalConfig, raw.get("eval", {}), f"{label}: [eval]"), source=label)
 
 
 # --- stages -------------------------------------------------------------------------------------
@@ -180,13 +161,12 @@ def _tokenizer_stage(cfg: StudyConfig, out: Path) -> tuple[Path, str]:
 
 
 def _pairs_stage(cfg: StudyConfig, out: Path, tokenizer_dir: Path,
-                 tok_key: str = "") -> tuple[list[PairedSample], dict[str, list[Task]]]:
+                 tok_key: str = "") -> list[PairedSample]:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     teacher = SyntheticTeacher()
     pairs: list[PairedSample] = []
-    tests: dict[str, list[Task]] = {}
     for fam in cfg.study.families:
         key = stable_hash({"fam": fam, "n": cfg.study.train_per_family, "seed": cfg.study.seed,
                            "teacher": teacher.name, "tok": tok_key})
@@ -211,18 +191,28 @@ def _pairs_stage(cfg: StudyConfig, out: Path, tokenizer_dir: Path,
             write_shard(out / "pairs", fam, fam_pairs)
             meta.write_text(key)
             pairs += fam_pairs
-        test = generate_tasks(fam, cfg.study.test_per_family, split="test", seed=cfg.study.seed)
-        bench = out / "bench" / f"{fam}.jsonl"
-        text = "".join(json.dumps(asdict(t)) + "\n" for t in test)
-        if not bench.exists() or bench.read_text() != text:
-            with atomic_path(bench) as tmp:
-                tmp.write_text(text)
-        tests[fam] = test
-    return pairs, tests
+    return pairs
+
+
+def _bench_stage(cfg: StudyConfig, out: Path) -> list[tuple[BenchmarkSpec, list[BenchItem]]]:
+    """The held-out test prompts of each family as prepared benchmarks (``bench/``), the same format and
+    evaluation path as the paper's benchmarks."""
+    benches = []
+    for fam in cfg.study.families:
+        spec = load_spec(f"synthetic-{fam.lower()}")
+        spec = dataclasses.replace(spec, options={**spec.options, "n": cfg.study.test_per_family,
+                                                  "seed": cfg.study.seed})
+        try:
+            items = read_prepared(out / "bench", spec)
+        except (FileNotFoundError, ValueError):
+            prepare_benchmark(spec, out / "bench")
+            items = read_prepared(out / "bench", spec)
+        benches.append((spec, items))
+    return benches
 
 
 def _results_rows(student: StudentSpec, arm: str, ledger: dict, answers: pd.DataFrame,
-                  tests: dict[str, list[Task]]) -> list[dict[str, Any]]:
+                  baselines: dict[str, float]) -> list[dict[str, Any]]:
     rows = []
     for fam, df in answers.groupby("family", sort=True):
         n, k = len(df), int(df.correct.sum())
@@ -231,7 +221,7 @@ def _results_rows(student: StudentSpec, arm: str, ledger: dict, answers: pd.Data
             "student": student.name, "parameters": ledger["parameters"],
             "non_embedding_parameters": ledger["non_embedding_parameters"], "arm": arm, "family": fam,
             "benchmark": str(df.benchmark.iloc[0]), "accuracy": k / n, "ci_low": lo, "ci_high": hi, "n": n,
-            "baseline": baseline_accuracy(tests[fam]), "train_flops": ledger["train_flops"],
+            "baseline": baselines[str(df.benchmark.iloc[0])], "train_flops": ledger["train_flops"],
             "inference_flops_mean": float(df.inference_flops.mean()),
             "generated_tokens_mean": float(df.generated_tokens.mean()),
             "generated_tokens_correct_mean": float(df[df.correct].generated_tokens.mean()) if k else float("nan"),
@@ -258,7 +248,8 @@ def run_study(cfg: StudyConfig, out: str | Path) -> dict[str, Any]:
     timings["tokenizer"] = time.time() - t
 
     t = time.time()
-    pairs, tests = _pairs_stage(cfg, out, tokenizer_dir, tok_key)
+    pairs = _pairs_stage(cfg, out, tokenizer_dir, tok_key)
+    benches = _bench_stage(cfg, out)
     timings["pairs"] = time.time() - t
     ratio = _token_ratios(pairs)
     console.print(f"pairs: {len(pairs)} train pairs; reasoning/IFT answer tokens: "
@@ -283,26 +274,22 @@ def run_study(cfg: StudyConfig, out: str | Path) -> dict[str, Any]:
     timings["train"] = time.time() - t
 
     t = time.time()
-    all_tasks = [task for fam in cfg.study.families for task in tests[fam]]
+    specs = [spec for spec, _ in benches]
+    baselines = {spec.name: baseline_accuracy(items) for spec, items in benches}
     rows: list[dict[str, Any]] = []
     for student, arm_name in runs:
         arm = Arm.parse(arm_name)
         run_dir = out / "runs" / f"{student.name}-{arm.name.replace(':', '')}"
-        ans_path = out / "answers" / f"{run_dir.name}.parquet"
-        key = stable_hash({"run": read_json(run_dir / "DONE.json")["key"], "eval": asdict(cfg.eval),
-                           "tasks": [x.prompt_id for x in all_tasks]})
-        key_path = ans_path.with_suffix(".key")
-        if ans_path.exists() and key_path.exists() and key_path.read_text() == key:
-            answers = pd.read_parquet(ans_path)
-        else:
-            console.print(f"evaluate {run_dir.name} on {len(all_tasks)} prompts")
-            answers = evaluate_run(run_dir, all_tasks, enable_thinking=arm.kind != "ift", cfg=cfg.eval)
-            answers.insert(0, "arm", arm.name)
-            answers.insert(0, "student", student.name)
-            with atomic_path(ans_path) as tmp:
-                answers.to_parquet(tmp, index=False)
-            key_path.write_text(key)
-        rows += _results_rows(student, arm.name, ledgers[(student.name, arm.name)], answers, tests)
+        # generations are kept per sample under eval/<run>/ (resumable); answers/<run>.parquet joins them
+        ev = out / "eval" / run_dir.name
+        evaluate_model(GenerationBackendConfig(model=str(run_dir), label=student.name, arm=arm.name), specs,
+                       prepared=out / "bench", out=ev, thinking=arm.kind != "ift", cfg=cfg.eval,
+                       progress=console.is_terminal)
+        answers = pd.concat([pd.read_parquet(ev / "answers" / f"{s.name}.parquet") for s in specs],
+                            ignore_index=True)
+        with atomic_path(out / "answers" / f"{run_dir.name}.parquet") as tmp:
+            answers.to_parquet(tmp, index=False)
+        rows += _results_rows(student, arm.name, ledgers[(student.name, arm.name)], answers, baselines)
     timings["evaluate"] = time.time() - t
 
     t = time.time()

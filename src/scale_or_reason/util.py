@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import math
@@ -64,3 +65,25 @@ def wilson_interval(k: float, n: float, z: float = 1.959963984540054) -> tuple[f
     centre = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def from_table(cls: type, data: Any, where: str) -> Any:
+    """Instantiate dataclass ``cls`` from a TOML table, naming ``where`` in any error."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a table, got {type(data).__name__}")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    out = {}
+    for k, v in data.items():
+        default = names[k].default
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                raise ValueError(f"{where}.{k}: expected a number, got {v!r}")
+            v = type(default)(v) if isinstance(default, float) else v
+        out[k] = v
+    try:
+        return cls(**out)
+    except TypeError as e:
+        raise ValueError(f"{where}: {e}") from None

@@ -259,7 +259,8 @@ class HFBackend(Backend):
             sp_ = self.profile.split(text, opened=opened)
             results[i] = ModeResult(batch[i], text=text, trace=sp_.trace, answer=sp_.answer, finish_reason=finish,
                                     closed=sp_.closed if sp_.tagged else None, prompt_tokens=len(enc[i]),
-                                    completion_tokens=len(gen),
+                                    # the end-of-sequence token was generated too (as vLLM and servers count it)
+                                    completion_tokens=len(gen) + (stop is not None),
                                     latency_s=latency)
         return [r for r in results if r is not None]
 

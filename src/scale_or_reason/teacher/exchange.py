@@ -38,12 +38,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..extract import think_text
 from ..records import PairedSample
 from .profiles import get_profile
 from .sources import _iter_rows, make_prompt_id
 from .store import PairStore, iter_pairs
 
-__all__ = ["RELEASED_COLUMNS", "RELEASED_SPLIT", "export_pairs", "import_pairs", "reasoning_text"]
+__all__ = ["RELEASED_COLUMNS", "RELEASED_SPLIT", "export_pairs", "import_pairs"]
 
 RELEASED_COLUMNS = ("prompt", "reasoning", "ift")
 """Columns of the released pair datasets, all strings."""
@@ -52,11 +53,6 @@ RELEASED_SPLIT = "reasoning_ift_pairs"
 FLAGS = ("truncated", "empty_answer", "toggle_ignored", "disagree")
 
 _SCHEMA = pa.schema([pa.field(c, pa.string()) for c in RELEASED_COLUMNS])
-
-
-def reasoning_text(trace: str, answer: str) -> str:
-    """The ``reasoning`` column of one pair: ``<think>\\n{trace}\\n</think>\\n\\n{answer}``."""
-    return f"<think>\n{trace}\n</think>\n\n{answer}"
 
 
 _README = """---
@@ -135,7 +131,7 @@ def export_pairs(store: Path, out: Path, *, drop_flags: Iterable[str] = (), rows
                 take, keep = keep[:rows_per_file - in_file], keep[rows_per_file - in_file:]
                 table = pa.Table.from_pydict({
                     "prompt": [r["prompt"] for r in take],
-                    "reasoning": [reasoning_text(r["reasoning_trace"], r["reasoning_answer"]) for r in take],
+                    "reasoning": [think_text(r["reasoning_trace"], r["reasoning_answer"]) for r in take],
                     "ift": [r["ift_answer"] for r in take],
                 }, schema=_SCHEMA)
                 writer.write_table(table)

@@ -41,6 +41,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..extract import THINK_CLOSE, THINK_OPEN, split_response, think_text
+
 __all__ = [
     "PROFILES",
     "NonHybridTeacherError",
@@ -147,9 +149,9 @@ class ToggleProfile:
     """Value of ``kwarg`` with reasoning on."""
     off: Any = False
     """Value of ``kwarg`` with reasoning off."""
-    think_open: str = "<think>"
+    think_open: str = THINK_OPEN
     """Text that opens the trace."""
-    think_close: str = "</think>"
+    think_close: str = THINK_CLOSE
     """Text that closes the trace; the output is split at its last occurrence."""
     prompt_opens_think: bool = False
     """With reasoning on the rendered prompt already ends with ``think_open`` (DeepSeek-V3.1): an
@@ -189,24 +191,14 @@ class ToggleProfile:
         then is an output without any tag an unfinished trace rather than a bare answer.
         """
         opened = self.prompt_opens_think if opened is None else opened
-        i = text.rfind(self.think_close)
-        if i < 0:
-            j = text.find(self.think_open)
-            if j >= 0 and not text[:j].strip():
-                return Split(text[j + len(self.think_open):].strip(), "", closed=False, tagged=True)
-            if opened:
-                return Split(text.strip(), "", closed=False, tagged=True)
-            return Split("", text.strip(), closed=False, tagged=False)
-        head, answer = text[:i], text[i + len(self.think_close):]
-        j = head.find(self.think_open)
-        trace = head[j + len(self.think_open):] if j >= 0 else head
-        return Split(trace.strip(), answer.strip(), closed=True, tagged=True)
+        r = split_response(text, prompt_opened=opened, think_open=self.think_open, think_close=self.think_close)
+        return Split(r.trace, r.answer, closed=r.closed, tagged=r.opened)
 
     def rebuild(self, trace: str, answer: str) -> str:
         """The canonical text of a generation from its parts (for servers that return them apart)."""
         if not trace:
             return answer
-        return f"{self.think_open}\n{trace}\n{self.think_close}\n\n{answer}"
+        return think_text(trace, answer, self.think_open, self.think_close)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ..extract import last_boxed
 from ..records import PairedSample
 from .backends import Backend, Job, ModeResult
 from .profiles import (
@@ -275,25 +276,6 @@ def make_backend(cfg: GenerateConfig, profile: ToggleProfile | None = None) -> B
 # --- pairing ----------------------------------------------------------------------------------------
 
 _WORDS = re.compile(r"\w+|[^\w\s]")
-_BOXED = "\\boxed{"
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` (balanced braces), whitespace-normalised; None if absent."""
-    i = text.rfind(_BOXED)
-    if i < 0:
-        return None
-    depth, j = 1, i + len(_BOXED)
-    start = j
-    while j < len(text):
-        c = text[j]
-        depth += (c == "{") - (c == "}")
-        if depth == 0:
-            return " ".join(text[start:j].split())
-        j += 1
-    return None
-
-
 class _Counter:
     """Token counts: the tokenizer when there is one, else an estimate (flagged inexact)."""
 
