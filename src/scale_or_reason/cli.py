@@ -316,5 +316,108 @@ def plan(
         raise typer.Exit(1)
 
 
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmark specs and their prepared local copies.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("list")
+def bench_list() -> None:
+    """List the shipped benchmark specs: name, family, grader, source."""
+    from .evaluate.specs import list_specs, load_spec
+
+    for name in list_specs():
+        s = load_spec(name)
+        src = s.source.hub_id or (f"synthetic:{s.source.synthetic}" if s.source.synthetic else "local file")
+        typer.echo(f"{name:<24} {s.family:<12} {s.grader:<8} {src}")
+
+
+@bench_app.command("prepare")
+def bench_prepare(
+    names: list[str] = typer.Argument(..., help="Spec names (see `sor bench list`) or spec files; 'all' for every shipped spec."),
+    out: Path = typer.Option(..., help="Directory of prepared benchmarks (JSONL + manifest with a content hash)."),
+    source_file: Path = typer.Option(None, help="Read this local file instead of the hub (needed for C code summarisation)."),
+    limit: int = typer.Option(None, min=1, help="Keep the first N items (smoke tests)."),
+) -> None:
+    """Download each benchmark where the hub is reachable and write the pinned local copy evaluations read."""
+    from .evaluate import list_specs, load_spec, prepare_benchmark, read_prepared
+
+    if names == ["all"]:
+        names = list_specs()
+    for name in names:
+        try:
+            spec = load_spec(name)
+            path = prepare_benchmark(spec, out, source_file=source_file, limit=limit)
+            n = len(read_prepared(out, spec))
+        except (ValueError, FileNotFoundError, RuntimeError) as e:
+            _fail(str(e))
+        err.print(f"{spec.name}: {n} items -> {path}")
+
+
+@app.command()
+def evaluate(
+    model: str = typer.Option(..., help="Checkpoint directory (hf, vllm) or the served model name (openai)."),
+    benchmarks: list[str] = typer.Option(..., "--benchmark", "-b", help="Spec name or spec file; repeat for several."),
+    prepared: Path = typer.Option(..., help="Directory written by `sor bench prepare` (read offline)."),
+    out: Path = typer.Option(..., help="Evaluation directory: answers/*.parquet, summary.csv, resumable generations."),
+    thinking: bool = typer.Option(..., "--thinking/--no-thinking", help="Prompt with reasoning on (arms trained to think) or off (IFT)."),
+    backend: str = typer.Option("hf", help="hf | vllm | openai"),
+    base_url: str = typer.Option("", help="openai: the server's base URL."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", help="openai: environment variable holding the API key."),
+    model_config: str = typer.Option("", help="openai: the served model's config.json, for inference FLOPs."),
+    label: str = typer.Option("", help="Student label in the answers (default: the model's name)."),
+    arm: str = typer.Option("", help="Training arm recorded in the answers."),
+    max_new_tokens: int = typer.Option(0, min=0, help="Token cap (0: each spec's cap, 16K for the paper's benchmarks)."),
+    batch_size: int = typer.Option(64, min=1, help="hf: prompts per batch."),
+    temperature: float = typer.Option(0.0, min=0.0, help="0 is greedy."),
+    top_p: float = typer.Option(None, help="Nucleus sampling mass."),
+    samples: int = typer.Option(1, min=1, help="Answers per item (with a temperature); accuracy is their mean."),
+    seed: int = typer.Option(0, help="Base seed of sampled answers."),
+    concurrency: int = typer.Option(32, min=1, help="openai: requests in flight."),
+    tensor_parallel_size: int = typer.Option(1, min=1, help="vllm: GPUs per engine."),
+    convention: str = typer.Option("paper", help="FLOPs convention: paper | exact | 6nd."),
+    jury: Path = typer.Option(None, help="Jury file (TOML, [[judges]] behind OpenAI-compatible servers): the paper's score."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Generate, grade (rules, optionally a jury) and count FLOPs of one model on prepared benchmarks."""
+    from .evaluate import EvalConfig, GenerationBackendConfig, evaluate_model, load_spec
+    from .evaluate.jury import load_jury
+
+    if samples > 1 and temperature == 0:
+        _fail("--samples > 1 needs --temperature > 0 (greedy answers would all be the same)")
+    try:
+        specs = [load_spec(b) for b in benchmarks]
+        cfg = EvalConfig(max_new_tokens=max_new_tokens, batch_size=batch_size, temperature=temperature, top_p=top_p,
+                         samples=samples, seed=seed, backend=backend, base_url=base_url, api_key_env=api_key_env,
+                         concurrency=concurrency, tensor_parallel_size=tensor_parallel_size, convention=convention)
+        summary = evaluate_model(GenerationBackendConfig(model=model, label=label, arm=arm, model_config=model_config),
+                                 specs, prepared=prepared, out=out, thinking=thinking, cfg=cfg,
+                                 jury=load_jury(jury) if jury else None)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        _fail(str(e))
+    if as_json:
+        typer.echo(summary.to_json(orient="records"))
+        return
+    for r in summary.itertuples():
+        typer.echo(f"{r.benchmark:<24} accuracy {r.accuracy:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]  n={r.n}  "
+                   f"tokens mean {r.generated_tokens_mean:.0f} p90 {r.generated_tokens_p90:.0f}  "
+                   f"truncated {r.truncated_fraction:.1%}")
+    err.print(f"answers and summary: {out}")
+
+
+@app.command()
+def grade(
+    input: Path = typer.Option(..., "--input", help="JSONL: response, reference, grader (math | mc | span | exact | numeric | ifeval | none), choices for mc."),
+    output: Path = typer.Option(..., "--output", help="JSONL: each input line plus extracted, correct, truncated, score."),
+) -> None:
+    """Grade answers with the rule graders (a trace cut before </think> is truncated and wrong)."""
+    from .evaluate.graders import grade_file
+
+    try:
+        counts = grade_file(input, output)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    err.print(f"{counts['lines']} graded: {counts['correct']} correct, {counts['truncated']} truncated -> {output}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

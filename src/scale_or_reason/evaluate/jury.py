@@ -231,7 +231,8 @@ class JuryConfig:
     """The judges (the paper: three, majority vote)."""
     tail_chars: int = 4000
     """Only the last ``tail_chars`` characters of an answer are shown to the judges (a marker says the
-    beginning was cut); 0 or less shows the whole answer."""
+    beginning was cut); 0 or less shows the whole answer. IFEval answers are always shown whole: their
+    requirements (length, first words) are about the whole response."""
     only_rule_rejected: bool = False
     """Judge only the items the rule grader marked wrong (``rule_correct`` False or None); rule-correct
     items count as ``yes`` from every judge, flagged ``rule``."""
@@ -293,7 +294,8 @@ def render_prompt(req: JudgeRequest, tail_chars: int) -> str:
     """The judge's user turn for ``req``: its kind's template, the answer cut to its last ``tail_chars``."""
     if req.kind not in KINDS:
         raise ValueError(f"judge request {req.item_id!r}: kind must be one of {', '.join(KINDS)}, got {req.kind!r}")
-    answer = _defuse(_tail(req.answer or "", tail_chars))
+    # IFEval requirements are about the whole response (its length, how it starts): never cut it
+    answer = _defuse(_tail(req.answer or "", 0 if req.kind == "ifeval" else tail_chars))
     question = _defuse((req.question or "").strip())
     if req.kind == "ifeval":
         return IFEVAL_TEMPLATE.format(question=question, answer=answer)
@@ -631,3 +633,38 @@ def agreement(verdicts: list[Verdict], rule_correct: list[bool | None] | None = 
             "jury_only": int((~rc & jc).sum()),
         }
     return res
+
+
+def load_jury(path: str | Path) -> JuryConfig:
+    """A jury from a TOML file: ``tail_chars``, ``only_rule_rejected``, ``cache`` and ``[[judges]]`` tables
+    (the ``JudgeConfig`` fields); errors name the file and the key. A relative ``cache`` is relative to
+    the file. Example file::
+
+        cache = "votes.jsonl"
+        [[judges]]
+        name = "llama"
+        model = "meta-llama/Llama-3.3-70B-Instruct"
+        base_url = "http://127.0.0.1:8001/v1"
+    """
+    import tomllib
+
+    from ..util import from_table
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"jury file {path} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: invalid TOML ({e})") from None
+    tables = raw.pop("judges", [])
+    if not isinstance(tables, list) or not tables:
+        raise ValueError(f"{path}: no [[judges]] given")
+    judges = [from_table(JudgeConfig, t, f"{path}: [[judges]] #{i + 1}") for i, t in enumerate(tables)]
+    names = [j.name for j in judges]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: [[judges]] names must be unique, got {names}")
+    cfg = from_table(JuryConfig, {**raw, "judges": judges}, str(path))
+    if cfg.cache and not Path(cfg.cache).is_absolute():
+        cfg.cache = str(path.parent / cfg.cache)
+    return cfg
