@@ -28,3 +28,27 @@ def tiny_setup(tmp_path_factory):
     corpus = [p.prompt for p in pairs] + [p.reasoning_trace for p in pairs] + ["user assistant"] * 9
     tdir = save_tokenizer(build_tokenizer(corpus, vocab_size=300), tmp_path_factory.mktemp("tok"))
     return tdir, pairs
+
+
+@pytest.fixture
+def scripted():
+    """A generation back end that answers from a table: ``{(thinking, prompt id): (text, finish reason)}``."""
+    from scale_or_reason.teacher.backends import Backend, ModeResult
+    from scale_or_reason.teacher.profiles import SamplingParams, get_profile
+
+    class Scripted(Backend):
+        kind = "scripted"
+
+        def __init__(self, answers):
+            super().__init__(get_profile("qwen3"), {"ift": SamplingParams(), "reasoning": SamplingParams()})
+            self.answers = answers
+            self.jobs = 0
+
+        def stream(self, jobs):
+            for j in jobs:
+                self.jobs += 1
+                text, finish = self.answers[(j.thinking, j.item.prompt_id.split("#")[0])]
+                yield ModeResult(j, text=text, finish_reason=finish, prompt_tokens=10,
+                                 completion_tokens=len(text.split()))
+
+    return Scripted

@@ -11,8 +11,7 @@ import pytest
 from scale_or_reason.evaluate import EvalConfig, GenerationBackendConfig, evaluate_model, list_specs, load_spec
 from scale_or_reason.evaluate.prepare import prepare_benchmark
 from scale_or_reason.records import ANSWER_COLUMNS
-from scale_or_reason.teacher.backends import Backend, ModeResult
-from scale_or_reason.teacher.profiles import get_profile
+from scale_or_reason.teacher.backends import Backend
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bench" / "prepared"
 
@@ -117,25 +116,7 @@ def test_a_killed_run_resumes_to_the_answers_of_an_uninterrupted_one(student_dir
     pd.testing.assert_frame_equal(full, again)
 
 
-class Scripted(Backend):
-    """A back end that answers from a table: (thinking, prompt id) -> (text, finish reason)."""
-
-    kind = "scripted"
-
-    def __init__(self, answers):
-        from scale_or_reason.teacher.profiles import SamplingParams
-
-        super().__init__(get_profile("qwen3"), {"ift": SamplingParams(), "reasoning": SamplingParams()})
-        self.answers = answers
-
-    def stream(self, jobs):
-        for j in jobs:
-            text, finish = self.answers[(j.thinking, j.item.prompt_id.split("#")[0])]
-            yield ModeResult(j, text=text, finish_reason=finish, prompt_tokens=10,
-                             completion_tokens=len(text.split()))
-
-
-def test_truncation_depends_on_the_arm(tmp_path):
+def test_truncation_depends_on_the_arm(tmp_path, scripted):
     spec = load_spec("synthetic-math-oe")
     prepare_benchmark(spec, tmp_path / "bench")
     from scale_or_reason.evaluate import read_prepared
@@ -153,9 +134,9 @@ def test_truncation_depends_on_the_arm(tmp_path):
     for it in items[2:]:
         answers[(True, it.id)] = answers[(False, it.id)] = ("no idea", "stop")
     rea = evaluate_model("scripted", [spec], prepared=tmp_path / "bench", out=tmp_path / "r", thinking=True,
-                         backend=Scripted(answers), progress=False)
+                         backend=scripted(answers), progress=False)
     ift = evaluate_model("scripted", [spec], prepared=tmp_path / "bench", out=tmp_path / "i", thinking=False,
-                         backend=Scripted(answers), progress=False)
+                         backend=scripted(answers), progress=False)
     r = pd.read_parquet(tmp_path / "r" / "answers" / f"{spec.name}.parquet").set_index("prompt_id")
     i = pd.read_parquet(tmp_path / "i" / "answers" / f"{spec.name}.parquet").set_index("prompt_id")
     assert r.loc[a.id, "truncated"] and not r.loc[a.id, "correct"] and pd.isna(r.loc[a.id, "extracted"])

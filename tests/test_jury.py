@@ -442,3 +442,50 @@ def test_agreement_degenerate_cases_are_nan():
     none_valid = agreement([_verdict("x", "invalid", "error", "invalid")])
     assert math.isnan(none_valid["unanimity_rate"]) and none_valid["pairwise"]["a vs b"]["n"] == 0
     assert math.isnan(none_valid["pairwise"]["a vs b"]["agreement"])
+
+
+# ---- the jury inside an evaluation ------------------------------------------------------------------
+
+def test_evaluation_scores_by_the_jury_and_reports_rule_vs_jury_agreement(srv, tmp_path, scripted):
+    import pandas as pd
+
+    from scale_or_reason.evaluate import evaluate_model, load_spec, prepare_benchmark, read_prepared
+
+    spec = load_spec("synthetic-math-oe")
+    prepare_benchmark(spec, tmp_path / "bench")
+    items = read_prepared(tmp_path / "bench", spec)[:12]
+    answers = {}
+    for k, it in enumerate(items):
+        if k % 3 == 0:    # right for both: the judge reads "ANSWER:", the rules read the box
+            text = f"ANSWER: {it.reference} so \\boxed{{{it.reference}}}"
+        elif k % 3 == 1:  # the judge says yes, the box is wrong: rules and jury disagree
+            text = f"ANSWER: {it.reference} so \\boxed{{{int(it.reference) + 1}}}"
+        else:             # a trace cut by the cap: no answer, no judge call
+            text = f"<think>\nANSWER: {it.reference}"
+        answers[(True, it.id)] = (text, "length" if k % 3 == 2 else "stop")
+    for it in read_prepared(tmp_path / "bench", spec)[12:]:
+        answers[(True, it.id)] = ("ANSWER: none", "stop")
+    jury = JuryConfig([judge(srv, "exact", "j1"), judge(srv, "exact", "j2"), judge(srv, "contrarian", "j3")],
+                      cache=str(tmp_path / "votes.jsonl"))
+    summary = evaluate_model("scripted", [spec], prepared=tmp_path / "bench", out=tmp_path / "e", thinking=True,
+                             backend=scripted(answers), jury=jury, progress=False)
+    ans = pd.read_parquet(tmp_path / "e" / "answers" / f"{spec.name}.parquet").set_index("prompt_id")
+    first = [it.id for k, it in enumerate(items) if k % 3 == 0]
+    second = [it.id for k, it in enumerate(items) if k % 3 == 1]
+    cut = [it.id for k, it in enumerate(items) if k % 3 == 2]
+    assert ans.loc[first, "jury_correct"].all() and ans.loc[first, "rule_correct"].all()
+    assert ans.loc[second, "jury_correct"].all() and not ans.loc[second, "rule_correct"].any()
+    assert not ans.loc[cut, "jury_correct"].any() and (ans.loc[cut, "jury_flag"] == "empty_answer").all()
+    assert (ans.correct == ans.jury_correct).all()                      # the jury is the score
+    assert json.loads(ans.loc[first[0], "jury_votes"]) == {"j1": "yes", "j2": "yes", "j3": "no"}
+    n = len(ans)
+    assert summary.accuracy.iloc[0] == pytest.approx(8 / n) and summary.rule_accuracy.iloc[0] == pytest.approx(4 / n)
+    stats = json.loads((tmp_path / "e" / "jury.json").read_text())[spec.name]
+    assert stats["rule"]["rule_correct"] == 4 and stats["rule"]["jury_correct"] == 8
+    assert stats["rule"]["agreement"] == pytest.approx((n - 4) / n)
+    calls = srv.total()
+    assert calls == (8 + (n - 12)) * 3           # every judged answer once per judge; cut traces never
+    again = evaluate_model("scripted", [spec], prepared=tmp_path / "bench", out=tmp_path / "e", thinking=True,
+                           backend=scripted(answers), jury=jury, progress=False)
+    assert srv.total() == calls                                         # every vote came from the cache
+    pd.testing.assert_frame_equal(again, summary)

@@ -341,8 +341,13 @@ def bench_prepare(
     """Download each benchmark where the hub is reachable and write the pinned local copy evaluations read."""
     from .evaluate import list_specs, load_spec, prepare_benchmark, read_prepared
 
+    if source_file is not None and len(names) != 1:
+        _fail("--source-file reads one benchmark's data: give exactly one benchmark name with it")
     if names == ["all"]:
         names = list_specs()
+        for name in [n for n in names if load_spec(n).source.local]:
+            err.print(f"{name}: skipped (no public download; prepare it alone with --source-file)")
+            names.remove(name)
     for name in names:
         try:
             spec = load_spec(name)

@@ -107,8 +107,9 @@ class BenchmarkSpec:
 
     def key(self) -> str:
         """Hash of everything that defines the prepared items (not the grader, cap or notes)."""
+        source = {k: v for k, v in asdict(self.source).items() if k != "url"}
         return stable_hash({"name": self.name, "adapter": self.adapter, "instruction": self.instruction,
-                            "source": asdict(self.source), "fields": self.fields, "options": self.options})
+                            "source": source, "fields": self.fields, "options": self.options})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,8 +127,8 @@ def list_specs() -> list[str]:
 def load_spec(name_or_path: str | Path) -> BenchmarkSpec:
     """A shipped spec by name, or a spec file by path; errors name the file and the key."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.exists():
+    if path.suffix == ".toml" or path.is_file():
+        if not path.is_file():
             raise FileNotFoundError(f"benchmark spec {path} does not exist")
         text, label = path.read_text(), str(path)
     else:
