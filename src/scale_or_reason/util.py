@@ -87,3 +87,25 @@ def from_table(cls: type, data: Any, where: str) -> Any:
         return cls(**out)
     except TypeError as e:
         raise ValueError(f"{where}: {e}") from None
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of a JSON-lines file (``.gz`` read transparently).
+
+    A line that is not a JSON object raises ``ValueError("PATH: line N is not valid JSON (...)")``.
+    """
+    import gzip
+
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}: line {lineno} is not valid JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}: line {lineno} is not a JSON object")
+            yield lineno, row

@@ -322,32 +322,23 @@ def grade_file(input_path: str | Path, output_path: str | Path) -> dict[str, int
     ``prompt_opened``. Each output line is the input line plus ``extracted``, ``correct``, ``truncated``
     and ``score``. Any bad line stops the run with ``FILE:LINE: ...`` before anything is written.
     """
-    from ..util import atomic_path
+    from ..util import atomic_path, read_jsonl
 
     input_path, output_path = Path(input_path), Path(output_path)
     if not input_path.exists():
         raise FileNotFoundError(f"{input_path} does not exist")
     rows = []
-    with open(input_path) as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{input_path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{where}: not valid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{where}: expected a JSON object")
-            for key in ("response", "reference", "grader"):
-                if not isinstance(row.get(key), str):
-                    raise ValueError(f"{where}: field {key!r} is missing or not text")
-            if row["grader"] not in RULE_GRADERS:
-                raise ValueError(f"{where}: grader {row['grader']!r} is not one of {', '.join(RULE_GRADERS)}")
-            choices = row.get("choices", [])
-            if row["grader"] == "mc" and (not isinstance(choices, list) or not choices):
-                raise ValueError(f"{where}: grader 'mc' needs 'choices', the option texts in letter order")
-            rows.append((where, row))
+    for lineno, row in read_jsonl(input_path):
+        where = f"{input_path}:{lineno}"
+        for key in ("response", "reference", "grader"):
+            if not isinstance(row.get(key), str):
+                raise ValueError(f"{where}: field {key!r} is missing or not text")
+        if row["grader"] not in RULE_GRADERS:
+            raise ValueError(f"{where}: grader {row['grader']!r} is not one of {', '.join(RULE_GRADERS)}")
+        choices = row.get("choices", [])
+        if row["grader"] == "mc" and (not isinstance(choices, list) or not choices):
+            raise ValueError(f"{where}: grader 'mc' needs 'choices', the option texts in letter order")
+        rows.append((where, row))
     counts = {"lines": 0, "correct": 0, "truncated": 0}
     with atomic_path(output_path) as tmp, open(tmp, "w") as out:
         for where, row in rows:

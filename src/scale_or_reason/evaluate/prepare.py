@@ -18,8 +18,6 @@ Example::
 
 from __future__ import annotations
 
-import gzip
-import json
 import random
 import re
 import string
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..records import BenchItem
+from ..util import read_jsonl
 from .specs import BenchmarkSpec, write_prepared
 
 __all__ = ["ADAPTERS", "LETTERS", "adapter", "field_name", "format_options", "mc_item", "mc_prompt",
@@ -512,15 +511,9 @@ def _hub_rows(spec: BenchmarkSpec) -> tuple[Iterator[dict[str, Any]], dict[str, 
 
 
 def _local_rows(spec: BenchmarkSpec, path: Path) -> Iterator[dict[str, Any]]:
-    opener = gzip.open if path.suffix == ".gz" else open
     if ".jsonl" in path.suffixes or ".json" in path.suffixes:
-        with opener(path, "rt") as f:
-            for lineno, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        yield json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+        for _, row in read_jsonl(path):
+            yield row
     elif path.suffix == ".parquet":
         import pyarrow.parquet as pq
 

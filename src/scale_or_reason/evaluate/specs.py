@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..records import BenchItem
-from ..util import atomic_path, from_table, read_json, stable_hash, write_json
+from ..util import atomic_path, from_table, read_json, read_jsonl, stable_hash, write_json
 
 __all__ = ["BenchmarkSpec", "SourceSpec", "list_specs", "load_spec", "read_prepared", "write_prepared",
            "GRADERS", "JUDGE_PROMPTS"]
@@ -210,16 +210,7 @@ def read_prepared(prepared_dir: str | Path, spec: BenchmarkSpec, *, check_key: b
     if check_key and manifest.get("spec_key") != spec.key():
         raise ValueError(f"{path}: prepared with another version of spec {spec.name!r} (source, options or "
                          f"instruction changed); prepare it again")
-    items = []
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            items.append(BenchItem.from_dict(row, where=f"{path}:{lineno}"))
+    items = [BenchItem.from_dict(row, where=f"{path}:{lineno}") for lineno, row in read_jsonl(path)]
     if len(items) != manifest.get("n"):
         raise ValueError(f"{path}: {len(items)} items but the manifest says {manifest.get('n')}")
     return items

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..util import read_jsonl
+
 __all__ = ["FieldMap", "PromptItem", "count_prompts", "iter_prompts", "make_prompt_id"]
 
 SYNTHETIC_BLOCK = 1000
@@ -170,17 +172,8 @@ def _iter_synthetic(source: str) -> Iterator[PromptItem]:
 def _iter_rows(source: str, split: str) -> Iterator[dict[str, Any]]:
     path = Path(source)
     if path.is_file() and path.suffix in (".jsonl", ".json", ".ndjson"):
-        with path.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}: line {lineno} is not valid JSON ({e.msg})") from None
-                if not isinstance(row, dict):
-                    raise ValueError(f"{path}: line {lineno} is not a JSON object")
-                yield row
+        for _, row in read_jsonl(path):
+            yield row
         return
     if path.is_file() and path.suffix == ".parquet":
         import pyarrow.parquet as pq
