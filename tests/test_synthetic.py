@@ -5,7 +5,9 @@ import statistics
 import pytest
 
 from scale_or_reason.records import FAMILIES
-from scale_or_reason.synthetic.tasks import baseline_accuracy, generate_tasks, world
+from scale_or_reason.evaluate import baseline_accuracy, load_spec, prepare_benchmark, read_prepared
+from scale_or_reason.extract import EMPTY_THINK, think_text
+from scale_or_reason.synthetic.tasks import generate_tasks, world
 from scale_or_reason.synthetic.teacher import SyntheticTeacher
 from scale_or_reason.synthetic.tokenizer import build_tokenizer
 
@@ -45,9 +47,12 @@ def test_math_references_are_right():
         assert int(t.reference) == eval(" ".join(t.prompt.splitlines()[-1].removeprefix("What is ").rstrip("?").split()))
 
 
-def test_mc_baseline_is_chance_on_balanced_test_sets():
-    test = generate_tasks("Math-MC", 100, split="test", seed=0)
-    assert baseline_accuracy(test) == pytest.approx(0.25)
+def test_mc_baseline_is_chance_on_balanced_test_sets(tmp_path):
+    spec = load_spec("synthetic-math-mc")
+    prepare_benchmark(spec, tmp_path)
+    items = read_prepared(tmp_path, spec)
+    assert len(items) == 100 and baseline_accuracy(items) == pytest.approx(0.25)
+    assert {it.reference for it in items} == set("ABCD")
     with pytest.raises(ValueError, match="unknown family"):
         generate_tasks("Law-MC", 3, split="train")
 
@@ -97,3 +102,5 @@ def test_chat_template_follows_qwen3_enable_thinking(tok):
     rsn = tok.apply_chat_template(msgs + [{"role": "assistant", "content": "A", "reasoning_content": "2+2=4"}],
                                   tokenize=False)
     assert rsn.replace("2+2=4", "", 1) == ift
+    # the template writes the package's one think layout (extract.py)
+    assert off.endswith(EMPTY_THINK) and think_text("2+2=4", "A") in rsn

@@ -251,3 +251,35 @@ def test_kill_midway_then_rerun_equals_uninterrupted_run(tmp_path):
     assert len(a) == len({r[0] for r in a}) == len(prompts)
     assert a == b
     assert not list(killed.glob(".*tmp*"))
+
+
+def test_evaluation_through_the_openai_backend_keeps_what_finished_and_a_rerun_fills_in(tmp_path):
+    """``sor evaluate --backend openai`` uses this client: a failed sample is reported and left for the
+    rerun, a reasoning trace the server returned apart and the cap cut is graded truncated."""
+    import dataclasses
+
+    import pandas as pd
+
+    from scale_or_reason.evaluate import EvalConfig, GenerationBackendConfig, evaluate_model, load_spec
+    from scale_or_reason.evaluate.specs import write_prepared
+    from scale_or_reason.records import BenchItem
+
+    spec = dataclasses.replace(load_spec("synthetic-math-oe"), name="served")
+    prompts = ["alpha", "beta [inline]", "gamma [reasoning]", "delta [500]", "cut [long]"]
+    # the fault server answers \boxed{len(prompt)}: that is the gold
+    write_prepared(tmp_path / "bench", spec, [BenchItem(id=f"i{k}", prompt=p, reference=str(len(p)))
+                                              for k, p in enumerate(prompts)])
+    with FaultServer() as srv:
+        cfg = EvalConfig(backend="openai", base_url=srv.url, max_retries=0, concurrency=2, timeout_s=5)
+        run = dict(prepared=tmp_path / "bench", out=tmp_path / "e", thinking=True, cfg=cfg, progress=False)
+        with pytest.raises(RuntimeError, match=r"1 generation\(s\) failed .*served/i3: HTTP 500"):
+            evaluate_model(GenerationBackendConfig(model="toy/student"), [spec], **run)
+        assert len(pd.read_parquet(tmp_path / "e" / "answers" / "served.parquet")) == 4
+        srv.faulty = False
+        summary = evaluate_model(GenerationBackendConfig(model="toy/student"), [spec], **run)
+        assert {p: n for (p, _), n in srv.calls.items()} == {p: (2 if "[500]" in p else 1) for p in prompts}
+    ans = pd.read_parquet(tmp_path / "e" / "answers" / "served.parquet").set_index("prompt_id")
+    assert ans.loc[["i0", "i1", "i2", "i3"], "correct"].all()
+    assert ans.loc["i4", "truncated"] and not ans.loc["i4", "correct"] and ans.loc["i4", "finish_reason"] == "length"
+    assert (ans.prompt_tokens > 0).all() and ans.inference_flops.isna().all()   # no --model-config: no FLOPs
+    assert summary.accuracy.iloc[0] == pytest.approx(0.8) and summary.truncated_fraction.iloc[0] == pytest.approx(0.2)

@@ -64,7 +64,9 @@ class EvalConfig:
     samples: int = 1
     """Answers per item; with a temperature > 0 accuracy is the mean over samples (small sets such as AIME)."""
     seed: int = 0
-    """Base seed of sampled answers: each request's seed derives from it, the item and the sample index."""
+    """Base seed of sampled answers: each request's seed derives from it, the item and the sample index
+    (recorded per sample; vLLM and servers use it per request, the hf back end seeds each batch with its
+    first request's seed)."""
     backend: str = "hf"
     """Generation back end: ``hf``, ``vllm`` or ``openai``."""
     device: str = "auto"
@@ -77,6 +79,8 @@ class EvalConfig:
     """openai: requests in flight."""
     timeout_s: float = 900.0
     """openai: seconds per request before it is retried."""
+    max_retries: int = 4
+    """openai: retries of a failed request (429, 5xx, timeouts) before the sample is left for a rerun."""
     tensor_parallel_size: int = 1
     """vllm: GPUs per engine."""
     convention: str = "paper"
@@ -137,7 +141,8 @@ def make_backend(cfg: EvalConfig, model: GenerationBackendConfig, spec_cap: int)
             raise ValueError("the openai back end needs --base-url")
         arch = Architecture.from_config(model.model_config) if model.model_config else None
         return OpenAIBackend(model.model, profile, sampling, base_url=cfg.base_url, api_key_env=cfg.api_key_env,
-                             concurrency=cfg.concurrency, timeout_s=cfg.timeout_s, arch=arch,
+                             concurrency=cfg.concurrency, timeout_s=cfg.timeout_s, max_retries=cfg.max_retries,
+                             arch=arch,
                              name=model.label or model.model)
     raise ValueError(f"unknown back end {cfg.backend!r}; expected hf, vllm or openai")
 

@@ -211,19 +211,3 @@ def generate_tasks(family: str, n: int, *, split: str, seed: int = 0) -> list[Ta
     if split == "train" and len(tasks) < n:
         raise RuntimeError(f"could not draw {n} train tasks for {family}")
     return tasks
-
-
-def baseline_accuracy(tasks: list[Task]) -> float:
-    """Accuracy of the best trivial answerer on ``tasks``: the best constant answer, or chance for MC.
-
-    For MC that is max(1/4, the most frequent reference letter); for OE the most frequent reference.
-    """
-    if not tasks:
-        return 0.0
-    counts: dict[str, int] = {}
-    for t in tasks:
-        counts[t.reference] = counts.get(t.reference, 0) + 1
-    best = max(counts.values()) / len(tasks)
-    if tasks[0].options:
-        best = max(best, 1.0 / len(tasks[0].options))
-    return best

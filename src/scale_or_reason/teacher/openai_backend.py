@@ -122,15 +122,20 @@ class OpenAIBackend(Backend):
         if not isinstance(content, str):
             raise _Malformed("choices[0].message.content is not text")
         field = next((msg[f] for f in self.profile.reasoning_fields if isinstance(msg.get(f), str) and msg[f]), None)
+        finish = str(choice.get("finish_reason") or "stop")
         if field is not None:
             trace, answer, closed = field.strip(), content.strip(), None
             text = self.profile.rebuild(trace, answer)
+            if finish == "length" and not answer:
+                # the server parsed out a trace that the token cap cut: it never closed, so the rebuilt
+                # text must not close it either (graders would otherwise take the empty answer as final)
+                text, closed = f"{self.profile.think_open}\n{trace}", False
         else:
             sp = self.profile.split(content, opened=job.thinking and self.profile.prompt_opens_think)
             trace, answer, closed, text = sp.trace, sp.answer, (sp.closed if sp.tagged else None), content
         usage = data.get("usage") or {}
         return ModeResult(job, text=text, trace=trace, answer=answer,
-                          finish_reason=str(choice.get("finish_reason") or "stop"), closed=closed,
+                          finish_reason=finish, closed=closed,
                           prompt_tokens=_int(usage.get("prompt_tokens")),
                           completion_tokens=_int(usage.get("completion_tokens")),
                           latency_s=latency, attempts=attempts)
