@@ -269,7 +269,7 @@ def test_two_judges_that_disagree_tie(srv):
 
 
 def test_invalid_votes_are_retried_once_then_excluded_and_reported(srv):
-    reqs = [req("r", RIGHT), req("w", WRONG), req("r2", f"so ANSWER: 7", gold="7")]
+    reqs = [req("r", RIGHT), req("w", WRONG), req("r2", "so ANSWER: 7", gold="7")]
     cfg = JuryConfig([judge(srv, "exact"), judge(srv, "invalid"), judge(srv, "lazy")])
     v = run_jury(reqs, cfg, progress=False)
     assert [x.correct for x in v] == [True, False, True]

@@ -38,12 +38,11 @@ from typing import Any
 import pandas as pd
 from rich.console import Console
 
-from .data import Arm, build_arm, render
+from .data import Arm, build_arm
 from .evaluate import EvalConfig, GenerationBackendConfig, evaluate_model, load_spec, prepare_benchmark, read_prepared
 from .evaluate.aggregate import baseline_accuracy
 from .evaluate.specs import BenchmarkSpec
-from .records import BenchItem
-from .records import FAMILIES, PairedSample
+from .records import FAMILIES, BenchItem, PairedSample
 from .synthetic.tasks import generate_tasks
 from .synthetic.teacher import SyntheticTeacher
 from .teacher import generate_pairs
@@ -214,7 +213,7 @@ def _bench_stage(cfg: StudyConfig, out: Path) -> list[tuple[BenchmarkSpec, list[
 def _results_rows(student: StudentSpec, arm: str, ledger: dict, answers: pd.DataFrame,
                   baselines: dict[str, float]) -> list[dict[str, Any]]:
     rows = []
-    for fam, df in answers.groupby("family", sort=True):
+    for (fam, _), df in answers.groupby(["family", "benchmark"], sort=True):
         n, k = len(df), int(df.correct.sum())
         lo, hi = wilson_interval(k, n)
         rows.append({
@@ -300,7 +299,7 @@ def run_study(cfg: StudyConfig, out: str | Path) -> dict[str, Any]:
         results.to_parquet(tmp, index=False)
     from .analysis import write_report
 
-    notes = [f"Reasoning/IFT answer-token ratio of the teacher's pairs: "
+    notes = ["Reasoning/IFT answer-token ratio of the teacher's pairs: "
              + ", ".join(f"{f} {r:.1f}x" for f, r in ratio.items()) + "."]
     report = write_report(results, out / "report", title=f"Scale or reason? — {cfg.study.name}",
                           config=cfg.to_dict(), notes=notes)

@@ -333,7 +333,7 @@ def _equivalence_sentences(family: str, eqs: dict[str, list[Equivalence]],
                              f"{be['cheaper_below']} is cheaper below Q = {be['queries']:.3g} queries, "
                              f"{be['cheaper_above']} beyond (break-even).")
                 elif be.get("cheaper") == names[0]:
-                    text += f" It is also no dearer per query, so it is cheaper in total at any number of queries."
+                    text += " It is also no dearer per query, so it is cheaper in total at any number of queries."
             sentences.append(text)
             items.append(item)
     return sentences, items
