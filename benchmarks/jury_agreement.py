@@ -39,7 +39,9 @@ def _free_port() -> int:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--max-new-tokens", type=int, default=64)
-    ap.add_argument("--judge-max-tokens", type=int, default=160)
+    ap.add_argument("--judge-max-tokens", type=int, default=96)
+    ap.add_argument("--benchmarks", nargs="*", default=None,
+                    help="spec names (default: the paper's 18); each item costs three judge calls")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).parent))
@@ -49,7 +51,8 @@ def main() -> None:
     from scale_or_reason.evaluate.jury import JudgeConfig, JuryConfig
 
     model_dir = smollm2_checkpoint(Path(tempfile.gettempdir()) / "sor-smollm2-135m")
-    specs = [load_spec(n) for n in list_specs() if not n.startswith("synthetic-")]
+    names = args.benchmarks or [n for n in list_specs() if not n.startswith("synthetic-")]
+    specs = [load_spec(n) for n in names]
     exe = Path(sys.executable).with_name("transformers")
     exe = exe if exe.exists() else shutil.which("transformers")
     port = _free_port()
@@ -92,7 +95,7 @@ def main() -> None:
         log.close()
 
     stats = json.loads((tmp / "eval" / "jury.json").read_text())
-    n = both = rule_ok = jury_ok = agree = 0
+    n = both = rule_ok = jury_ok = agree = decided = agree_decided = 0
     invalid = votes = 0
     fleiss = []
     for name, st in stats.items():
@@ -100,6 +103,8 @@ def main() -> None:
         if r.get("n"):
             n += r["n"]
             agree += round(r["agreement"] * r["n"])
+            decided += r["n_decided"]
+            agree_decided += round(r["agreement_decided"] * r["n_decided"]) if r["n_decided"] else 0
             both += r["both_correct"]
             rule_ok += r["rule_correct"]
             jury_ok += r["jury_correct"]
@@ -117,7 +122,10 @@ def main() -> None:
         f"{len(specs)} benchmarks' fixtures; wall {wall:.0f} s on 2 cores.",
         "",
         f"- items with a rule verdict: {n}; rule correct {rule_ok}, jury correct {jury_ok}, both {both}; "
-        f"rule-vs-jury agreement {agree / n:.1%}" if n else "- no item had a rule verdict",
+        f"rule-vs-jury agreement {agree / n:.1%} counting undecided items as jury-wrong; over the "
+        f"{decided} items the jury decided: "
+        + (f"{agree_decided / decided:.1%}" if decided else "undefined (no item had a valid majority)")
+        if n else "- no item had a rule verdict",
         f"- judge votes: {votes}, invalid or failed {invalid} ({invalid / votes:.1%})" if votes else "- no judge votes",
         f"- Fleiss' kappa per benchmark (where defined): median {sorted(fleiss)[len(fleiss) // 2]:.2f} "
         f"over {len(fleiss)} benchmarks" if fleiss else "- Fleiss' kappa undefined on every benchmark",
@@ -127,7 +135,8 @@ def main() -> None:
         *[f"| {r.benchmark} | {r.rule_accuracy:.2f} | {r.jury_accuracy:.2f} | {r.invalid_vote_rate:.2f} |"
           for r in summary.itertuples()],
         "",
-        "Re-run with `.venv/bin/python benchmarks/jury_agreement.py --out benchmarks/RESULTS.md`.",
+        f"Re-run with `.venv/bin/python benchmarks/jury_agreement.py --judge-max-tokens {args.judge_max_tokens} "
+        f"--benchmarks {' '.join(names)} --out benchmarks/RESULTS.md`.",
         "",
     ]
     text = "\n".join(lines)

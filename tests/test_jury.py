@@ -425,6 +425,8 @@ def test_agreement_on_a_hand_made_set():
     assert ag["unanimity_rate"] == pytest.approx(0.5)
     r = ag["rule"]
     assert (r["n"], r["agreement"]) == (5, pytest.approx(0.6))
+    # item 5 is a tie: the jury decided nothing there, so it leaves the "decided" agreement (2 of 4)
+    assert (r["n_decided"], r["agreement_decided"]) == (4, pytest.approx(0.5))
     assert (r["rule_correct"], r["jury_correct"], r["both_correct"], r["any_correct"]) == (2, 2, 1, 3)
     assert (r["rule_only"], r["jury_only"]) == (1, 1)
     assert r["cohen_kappa"] == pytest.approx((0.6 - (0.4 * 0.4 + 0.6 * 0.6)) / (1 - 0.52))

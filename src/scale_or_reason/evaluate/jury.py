@@ -580,7 +580,7 @@ def agreement(verdicts: list[Verdict], rule_correct: list[bool | None] | None = 
       ``cohen_kappa``;
     * ``fleiss_kappa``, ``unanimity_rate`` and ``n_all_valid``: over the items every judge voted validly on;
     * ``rule`` (when ``rule_correct`` is given; items with a rule verdict): ``n``, ``agreement``,
-      ``cohen_kappa``, and NeMo-Skills-style counts ``rule_correct``, ``jury_correct``, ``both_correct``,
+      ``n_decided`` and ``agreement_decided`` (leaving out ties and items without a valid vote), ``cohen_kappa``, and NeMo-Skills-style counts ``rule_correct``, ``jury_correct``, ``both_correct``,
       ``any_correct``, ``rule_only``, ``jury_only``. With ``only_rule_rejected`` the rule-correct items
       are jury-correct by construction, which inflates this agreement.
 
@@ -625,8 +625,14 @@ def agreement(verdicts: list[Verdict], rule_correct: list[bool | None] | None = 
         pairs = [(bool(r), v.correct) for r, v in zip(rule_correct, verdicts) if r is not None]
         rc = np.array([p[0] for p in pairs], dtype=bool)
         jc = np.array([p[1] for p in pairs], dtype=bool)
+        # a tie or an all-invalid item counts as wrong, but the jury decided nothing there: agreement with
+        # the rules is also given over the items the jury decided, so an unusable judge cannot look agreeable
+        decided = [(bool(r), v.correct) for r, v in zip(rule_correct, verdicts)
+                   if r is not None and v.flag not in ("tie", "no_valid_vote")]
         res["rule"] = {
             "n": len(pairs), "agreement": float(np.mean(rc == jc)) if pairs else float("nan"),
+            "n_decided": len(decided),
+            "agreement_decided": float(np.mean([a == b for a, b in decided])) if decided else float("nan"),
             "cohen_kappa": cohen_kappa(rc, jc),
             "rule_correct": int(rc.sum()), "jury_correct": int(jc.sum()), "both_correct": int((rc & jc).sum()),
             "any_correct": int((rc | jc).sum()), "rule_only": int((rc & ~jc).sum()),
