@@ -110,6 +110,10 @@ def test_a_killed_run_resumes_to_the_answers_of_an_uninterrupted_one(student_dir
     again = evaluate_model(str(student_dir), [spec], prepared=tmp_path / "bench", out=tmp_path / "b",
                            thinking=False, cfg=cfg, progress=False, backend=resumed)
     assert resumed.jobs == 100 - 37
+    third = Counting(_hf(student_dir, cfg))          # the cut line did not swallow the next one
+    evaluate_model(str(student_dir), [spec], prepared=tmp_path / "bench", out=tmp_path / "b",
+                   thinking=False, cfg=cfg, progress=False, backend=third)
+    assert third.jobs == 0
     a = pd.read_parquet(tmp_path / "a" / "answers" / "synthetic-math-oe.parquet")
     b = pd.read_parquet(tmp_path / "b" / "answers" / "synthetic-math-oe.parquet")
     pd.testing.assert_frame_equal(a.drop(columns=[]), b)

@@ -192,6 +192,11 @@ def _generate(backend: Any, spec: BenchmarkSpec, items: list[BenchItem], *, thin
     sp = backend.sampling[mode]
     if todo:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and path.stat().st_size:
+            with open(path, "rb+") as f:  # a kill may have cut the last line: end it before appending
+                f.seek(-1, 2)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
         with open(path, "a") as f, tqdm(total=len(todo), desc=f"generate {spec.name}", unit="answer",
                                          disable=not progress, leave=False) as bar:
             for r in backend.stream(jobs):
