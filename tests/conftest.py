@@ -52,3 +52,22 @@ def scripted():
                                  completion_tokens=len(text.split()))
 
     return Scripted
+
+
+@pytest.fixture(scope="session")
+def student_dir(tiny_setup, tmp_path_factory):
+    """A randomly initialised 1-layer Qwen3 student saved with the synthetic tokenizer (no training)."""
+    import torch
+    from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
+
+    tdir, _ = tiny_setup
+    tok = AutoTokenizer.from_pretrained(tdir)
+    cfg = Qwen3Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=8192,
+                      tie_word_embeddings=True, eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
+                      pad_token_id=tok.pad_token_id, bos_token_id=None)
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("student")
+    Qwen3ForCausalLM(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out

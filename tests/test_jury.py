@@ -491,3 +491,40 @@ def test_evaluation_scores_by_the_jury_and_reports_rule_vs_jury_agreement(srv, t
                            backend=scripted(answers), jury=jury, progress=False)
     assert srv.total() == calls                                         # every vote came from the cache
     pd.testing.assert_frame_equal(again, summary)
+
+
+def test_sor_evaluate_with_a_jury_file(srv, tmp_path, student_dir):
+    from typer.testing import CliRunner
+
+    from scale_or_reason.cli import app
+    from scale_or_reason.evaluate.jury import load_jury
+
+    (tmp_path / "jury.toml").write_text(f"""
+tail_chars = 2000
+cache = "votes.jsonl"
+""" + "".join(f"""
+[[judges]]
+name = "{name}"
+model = "{model}"
+base_url = "{srv.url}"
+api_key_env = "JURY_TEST_KEY"
+max_retries = 1
+backoff_base_s = 0.01
+""" for name, model in (("a", "exact"), ("b", "exact"), ("c", "contrarian"))))
+    jury = load_jury(tmp_path / "jury.toml")
+    assert [j.name for j in jury.judges] == ["a", "b", "c"] and jury.cache == str(tmp_path / "votes.jsonl")
+    runner = CliRunner()
+    res = runner.invoke(app, ["bench", "prepare", "synthetic-math-oe", "--out", str(tmp_path / "bench"), "--limit", "6"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["evaluate", "--model", str(student_dir), "--thinking", "-b", "synthetic-math-oe",
+                              "--prepared", str(tmp_path / "bench"), "--out", str(tmp_path / "e"),
+                              "--max-new-tokens", "4", "--temperature", "1.0", "--seed", "3",
+                              "--jury", str(tmp_path / "jury.toml")])  # sampled: the random student's
+    # greedy answers are blank lines, which the jury prefills without a call
+    assert res.exit_code == 0, res.output
+    assert "jury synthetic-math-oe:" in res.output and "rule-vs-jury agreement" in res.output
+    votes = [json.loads(x) for x in (tmp_path / "votes.jsonl").read_text().splitlines()]
+    assert votes and {v["judge"] for v in votes} == {"a", "b", "c"} and SECRET not in (tmp_path / "votes.jsonl").read_text()
+    (tmp_path / "bad.toml").write_text('[[judges]]\nname = "a"\nmodel = "m"\nbase_url = "u"\ncolour = "red"\n')
+    with pytest.raises(ValueError, match=r"bad.toml: \[\[judges\]\] #1: unknown key\(s\) colour"):
+        load_jury(tmp_path / "bad.toml")

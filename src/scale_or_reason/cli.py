@@ -406,6 +406,13 @@ def evaluate(
         typer.echo(f"{r.benchmark:<24} accuracy {r.accuracy:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]  n={r.n}  "
                    f"tokens mean {r.generated_tokens_mean:.0f} p90 {r.generated_tokens_p90:.0f}  "
                    f"truncated {r.truncated_fraction:.1%}")
+    if jury and (out / "jury.json").exists():
+        for name, st in json.loads((out / "jury.json").read_text()).items():
+            rule = st.get("rule") or {}
+            err.print(f"jury {name}: Fleiss kappa {st['fleiss_kappa']:.2f} over {st['n_all_valid']} items, "
+                      f"rule-vs-jury agreement {rule.get('agreement', float('nan')):.1%} "
+                      f"({rule.get('agreement_decided', float('nan')):.1%} where the jury decided), "
+                      f"flags {st['flags']}")
     err.print(f"answers and summary: {out}")
 
 
