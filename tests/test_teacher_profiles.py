@@ -152,3 +152,73 @@ def test_detect_and_sampling_defaults():
         SamplingParams.parse("temprature=1", q.sampling_on)
     with pytest.raises(ValueError, match="unknown toggle profile"):
         get_profile("qwen4")
+
+
+# ---- teachers switched by system prompt (Nemotron v1.5 /think, Llama-Nemotron v1, SmolLM3) ----------
+
+LLAMA_NEMOTRON = (  # system turn first, as Llama 3 templates lay it out
+    "{{- '<|begin_of_text|>' }}"
+    "{%- for m in messages %}{{- '<|start_header_id|>' + m.role + '<|end_header_id|>\\n\\n' + m.content + '<|eot_id|>' }}"
+    "{%- endfor %}{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"
+)
+NO_SYSTEM = (  # a template that drops system turns: a system-prompt switch cannot reach the model
+    "{%- for m in messages %}{%- if m.role != 'system' %}{{- m.role + ': ' + m.content + '\\n' }}{%- endif %}"
+    "{%- endfor %}{%- if add_generation_prompt %}{{- 'assistant:' }}{%- endif %}"
+)
+
+
+@pytest.mark.parametrize("name,off,on", [("nemotron-v1.5", "/no_think", "/think"),
+                                         ("nemotron-v1", "detailed thinking off", "detailed thinking on"),
+                                         ("smollm3", "/no_think", "/think")])
+def test_system_prompt_profiles_put_the_switch_in_the_system_turn(saved, name, off, on):
+    p = get_profile(name)
+    assert p.template_kwargs(True) == {} and p.template_kwargs(False) == {}
+    assert p.messages(MSG, False) == [{"role": "system", "content": off}, *MSG]
+    assert p.messages(MSG, True)[0] == {"role": "system", "content": on}
+    own = [{"role": "system", "content": "You are terse."}, *MSG]
+    assert p.messages(own, False) == [{"role": "system", "content": f"{off}\nYou are terse."}, *MSG]
+    assert own[0]["content"] == "You are terse."              # the caller's messages are not changed
+    tok = saved(LLAMA_NEMOTRON)
+    r_off, r_on = p.render(tok, MSG, False), p.render(tok, MSG, True)
+    assert f"system<|end_header_id|>\n\n{off}<|eot_id|>" in r_off and f"\n\n{on}<|eot_id|>" in r_on
+    assert r_off.replace(off, on) == r_on                     # nothing else differs between the modes
+    check_hybrid("nvidia/some-teacher", p, tok)               # the switch reaches the rendered prompt
+    with pytest.raises(NonHybridTeacherError, match="system prompt"):
+        check_hybrid("local/teacher", p, saved(NO_SYSTEM))
+
+
+def test_system_profiles_are_detected_and_sent_without_template_kwargs():
+    from scale_or_reason.teacher.backends import Job
+    from scale_or_reason.teacher.openai_backend import OpenAIBackend
+    from scale_or_reason.teacher.sources import PromptItem
+
+    assert detect_profile("nvidia/Llama-3_3-Nemotron-Super-49B-v1_5") == "nemotron-v1.5"
+    assert detect_profile("nvidia/Llama-3_1-Nemotron-Ultra-253B-v1") == "nemotron-v1"
+    assert detect_profile("HuggingFaceTB/SmolLM3-3B") == "smollm3"
+    p = get_profile("nemotron-v1.5")
+    assert (p.sampling_off.temperature, p.sampling_on.temperature, p.sampling_on.top_p) == (0.0, 0.6, 0.95)
+    be = OpenAIBackend("nvidia/Llama-3_3-Nemotron-Super-49B-v1_5", p, base_url="http://127.0.0.1:1/v1")
+    item = PromptItem("p1", "What is 3 + 4?")
+    on, off = be.request_kwargs(Job(item, "reasoning")), be.request_kwargs(Job(item, "ift"))
+    assert on["messages"][0] == {"role": "system", "content": "/think"}
+    assert off["messages"] == [{"role": "system", "content": "/no_think"}, {"role": "user", "content": "What is 3 + 4?"}]
+    assert "chat_template_kwargs" not in on.get("extra_body", {}) and "chat_template_kwargs" not in off.get("extra_body", {})
+
+
+def test_custom_system_prompt_profile(saved):
+    from scale_or_reason.teacher.runner import GenerateConfig, resolve_profile
+
+    p = custom_profile(None, system_on="think hard", system_off="answer directly")
+    assert p.kwarg == "" and p.messages(MSG, True)[0]["content"] == "think hard"
+    check_hybrid("local/teacher", p, saved(LLAMA_NEMOTRON))
+    both = custom_profile("enable_thinking", "true", "false", system_on="/think", system_off="/no_think")
+    assert both.template_kwargs(False) == {"enable_thinking": False} and both.messages(MSG, False)[0]["content"] == "/no_think"
+    with pytest.raises(ValueError, match="give a toggle kwarg, or system-prompt texts"):
+        custom_profile(None)
+    with pytest.raises(ValueError, match="system texts of both modes"):
+        custom_profile(None, system_on="x", system_off="x")
+    cfg = GenerateConfig(source="p.jsonl", profile="custom", toggle_system_on="/think", toggle_system_off="/no_think")
+    r = resolve_profile(cfg)
+    assert (r.system_on, r.system_off, r.kwarg) == ("/think", "/no_think", "")
+    with pytest.raises(ValueError, match="--toggle-system-on"):
+        resolve_profile(GenerateConfig(source="p.jsonl", profile="custom"))

@@ -323,8 +323,9 @@ class VLLMBackend(Backend):
                     continue
                 t0 = time.perf_counter()
                 kwargs = self.profile.template_kwargs(mode == "reasoning")
-                outs = self.llm.chat([j.item.messages() for j in group], [self._params(j) for j in group],
-                                     use_tqdm=False, chat_template_kwargs=kwargs)
+                outs = self.llm.chat([self.profile.messages(j.item.messages(), j.thinking) for j in group],
+                                     [self._params(j) for j in group], use_tqdm=False,
+                                     chat_template_kwargs=kwargs or None)
                 latency = time.perf_counter() - t0
                 for j, o in zip(group, outs):
                     c = o.outputs[0]

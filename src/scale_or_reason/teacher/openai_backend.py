@@ -89,7 +89,7 @@ class OpenAIBackend(Backend):
     def request_kwargs(self, job: Job) -> dict[str, Any]:
         """The keyword arguments of ``chat.completions.create`` for ``job`` (no secrets in here)."""
         sp = self.sampling[job.mode]
-        kw: dict[str, Any] = {"model": self.model, "messages": job.item.messages(),
+        kw: dict[str, Any] = {"model": self.model, "messages": self.profile.messages(job.item.messages(), job.thinking),
                               "temperature": sp.temperature, self.max_tokens_field: sp.max_tokens}
         if sp.top_p is not None:
             kw["top_p"] = sp.top_p
@@ -97,7 +97,7 @@ class OpenAIBackend(Backend):
         if seed is not None:
             kw["seed"] = seed
         extra: dict[str, Any] = {}
-        if self.send_chat_template_kwargs:
+        if self.send_chat_template_kwargs and self.profile.kwarg:
             extra["chat_template_kwargs"] = self.profile.template_kwargs(job.thinking)
         if self.profile.request_field:
             extra[self.profile.request_field] = self.profile.value(job.thinking)

@@ -10,8 +10,21 @@ profile            switch                          trace
 ``qwen3``          ``enable_thinking`` False/True  ``<think> ... </think>`` then the answer
 ``deepseek-v3.1``  ``thinking`` False/True         the prompt opens ``<think>``; ``... </think>`` answer
 ``gpt-oss``        ``reasoning_effort`` low/high   harmony ``analysis`` channel, then ``final``
-``custom``         you name kwarg, values, tags    you name the tags
+``nemotron-v1.5``  system prompt ``/no_think``     ``<think> ... </think>`` then the answer
+                   / ``/think``
+``nemotron-v1``    system prompt ``detailed        ``<think> ... </think>`` then the answer
+                   thinking off`` / ``... on``
+``smollm3``        system prompt ``/no_think``     ``<think> ... </think>`` then the answer
+                   / ``/think``
+``custom``         you name kwarg or system text,  you name the tags
+                   values, tags
 =================  =============================  ===================================================
+
+Some families switch with a *system prompt* instead of a template kwarg (the paper's replication teacher
+Nemotron-Super-49B-v1.5, Llama-Nemotron v1, SmolLM3): ``ToggleProfile.messages`` puts the mode's switch
+text in the system turn -- the whole system prompt when the prompt has none, else on its own first line
+above the prompt's own system text (Llama-Nemotron v1 documents the switch as the *whole* system prompt:
+give such teachers prompts without a system prompt of their own).
 
 gpt-oss has no "off": ``low`` still writes a (short) analysis channel, recorded as ``ift_trace``; a
 gpt-oss pair is "less vs more reasoning", not "none vs some" -- say so when you report it.
@@ -144,7 +157,8 @@ class ToggleProfile:
     name: str
     """Profile name recorded with every pair."""
     kwarg: str
-    """Chat-template keyword argument that carries the switch (``enable_thinking``, ``thinking``...)."""
+    """Chat-template keyword argument that carries the switch (``enable_thinking``, ``thinking``...); empty
+    for a family switched by system prompt only."""
     on: Any = True
     """Value of ``kwarg`` with reasoning on."""
     off: Any = False
@@ -168,21 +182,43 @@ class ToggleProfile:
     """Default sampling with reasoning on."""
     note: str = ""
     """What a user should know about this family's toggle."""
+    system_on: str | None = None
+    """System-prompt text that switches reasoning on (Nemotron v1.5 ``/think``); None: no system switch."""
+    system_off: str | None = None
+    """System-prompt text that switches reasoning off (``/no_think``); None: no system switch."""
 
     def value(self, enable_thinking: bool) -> Any:
         return self.on if enable_thinking else self.off
 
     def template_kwargs(self, enable_thinking: bool) -> dict[str, Any]:
-        """Chat-template keyword arguments for one mode."""
-        return {self.kwarg: self.value(enable_thinking)}
+        """Chat-template keyword arguments for one mode (none for a system-prompt switch)."""
+        return {self.kwarg: self.value(enable_thinking)} if self.kwarg else {}
+
+    def messages(self, messages: list[dict[str, Any]], enable_thinking: bool) -> list[dict[str, Any]]:
+        """``messages`` with this mode's system-prompt switch, if the profile has one (see the module doc)."""
+        flag = self.system_on if enable_thinking else self.system_off
+        if not flag:
+            return messages
+        if messages and messages[0].get("role") == "system":
+            return [{"role": "system", "content": f"{flag}\n{messages[0]['content']}"}, *messages[1:]]
+        return [{"role": "system", "content": flag}, *messages]
+
+    def switch(self) -> str:
+        """The switch in words, for messages: ``enable_thinking=False/True`` or ``system '/no_think'/'/think'``."""
+        parts = []
+        if self.kwarg:
+            parts.append(f"{self.kwarg}={self.off!r}/{self.on!r}")
+        if self.system_on or self.system_off:
+            parts.append(f"system prompt {self.system_off!r}/{self.system_on!r}")
+        return " and ".join(parts) or "no switch"
 
     def sampling(self, mode: str) -> SamplingParams:
         return self.sampling_on if mode == "reasoning" else self.sampling_off
 
     def render(self, tokenizer: Any, messages: list[dict[str, Any]], enable_thinking: bool) -> str:
         """The prompt text the teacher sees: ``tokenizer``'s chat template with this mode's switch."""
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
-                                             **self.template_kwargs(enable_thinking))
+        return tokenizer.apply_chat_template(self.messages(messages, enable_thinking), tokenize=False,
+                                             add_generation_prompt=True, **self.template_kwargs(enable_thinking))
 
     def split(self, text: str, *, opened: bool | None = None) -> Split:
         """Split a raw generation at the last ``think_close``.
@@ -227,24 +263,52 @@ PROFILES: dict[str, ToggleProfile] = {
         note="gpt-oss cannot turn reasoning off: 'low' still writes a short analysis (kept as ift_trace). "
              "A gpt-oss pair contrasts low vs high effort, not no reasoning vs reasoning.",
     ),
+    # Sampling per the model cards: reasoning on T=0.6, top-p 0.95; reasoning off greedy (Nemotron).
+    "nemotron-v1.5": ToggleProfile(
+        name="nemotron-v1.5", kwarg="", system_on="/think", system_off="/no_think",
+        sampling_off=SamplingParams(temperature=0.0, max_tokens=32768),
+        sampling_on=SamplingParams(temperature=0.6, top_p=0.95, max_tokens=32768),
+        note="Llama-3.3-Nemotron-Super-49B-v1.5 (the paper's replication teacher, App. G): /think or /no_think "
+             "in the system prompt; without either it reasons.",
+    ),
+    "nemotron-v1": ToggleProfile(
+        name="nemotron-v1", kwarg="", system_on="detailed thinking on", system_off="detailed thinking off",
+        sampling_off=SamplingParams(temperature=0.0, max_tokens=32768),
+        sampling_on=SamplingParams(temperature=0.6, top_p=0.95, max_tokens=32768),
+        note="Llama-Nemotron v1 (Nano-8B, Super-49B, Ultra-253B v1): 'detailed thinking on/off' is the whole "
+             "system prompt; prompts that carry their own system prompt get the switch on its first line.",
+    ),
+    "smollm3": ToggleProfile(
+        name="smollm3", kwarg="", system_on="/think", system_off="/no_think",
+        sampling_off=SamplingParams(temperature=0.6, top_p=0.95, max_tokens=32768),
+        sampling_on=SamplingParams(temperature=0.6, top_p=0.95, max_tokens=32768),
+        note="SmolLM3: /think or /no_think in the system prompt (its template also reads enable_thinking).",
+    ),
 }
 """The built-in profiles by name; ``custom_profile`` makes others."""
 
 
-def custom_profile(kwarg: str, on: Any = True, off: Any = False, think_open: str = "<think>",
+def custom_profile(kwarg: str | None, on: Any = True, off: Any = False, think_open: str = "<think>",
                    think_close: str = "</think>", *, prompt_opens_think: bool = False,
                    request_field: str | None = None, off_has_trace: bool = False,
                    sampling_off: SamplingParams | None = None, sampling_on: SamplingParams | None = None,
-                   ) -> ToggleProfile:
-    """A profile for a family the built-ins do not cover: name the template kwarg, values and tags.
+                   system_on: str | None = None, system_off: str | None = None) -> ToggleProfile:
+    """A profile for a family the built-ins do not cover: name the template kwarg and its values, or the
+    system-prompt texts of each mode (or both), and the tags.
 
     String values ``"true"``/``"false"``/numbers are read as JSON (``"low"`` stays a string).
     """
-    if not kwarg or not kwarg.isidentifier():
+    kwarg = kwarg or ""
+    system = bool(system_on or system_off)
+    if not kwarg and not system:
+        raise ValueError("custom profile: give a toggle kwarg, or system-prompt texts for the modes")
+    if system and (system_on or "") == (system_off or ""):
+        raise ValueError(f"custom profile: the system texts of both modes are {system_on!r}")
+    if kwarg and not kwarg.isidentifier():
         raise ValueError(f"custom profile: toggle kwarg must be an identifier, got {kwarg!r}")
     on = _parse_value(on) if isinstance(on, str) else on
     off = _parse_value(off) if isinstance(off, str) else off
-    if on == off:
+    if kwarg and on == off:
         raise ValueError(f"custom profile: on and off values of {kwarg!r} are both {on!r}")
     if not think_close:
         raise ValueError("custom profile: think_close must not be empty")
@@ -252,11 +316,13 @@ def custom_profile(kwarg: str, on: Any = True, off: Any = False, think_open: str
         name="custom", kwarg=kwarg, on=on, off=off, think_open=think_open, think_close=think_close,
         prompt_opens_think=prompt_opens_think, request_field=request_field, off_has_trace=off_has_trace,
         sampling_off=sampling_off or QWEN3_NON_THINKING, sampling_on=sampling_on or QWEN3_THINKING,
+        system_on=system_on or None, system_off=system_off or None,
     )
 
 
 def get_profile(name: str) -> ToggleProfile:
-    """A built-in profile by name (``qwen3``, ``deepseek-v3.1``, ``gpt-oss``)."""
+    """A built-in profile by name (``qwen3``, ``deepseek-v3.1``, ``gpt-oss``, ``nemotron-v1.5``, ``nemotron-v1``,
+    ``smollm3``)."""
     try:
         return PROFILES[name]
     except KeyError:
@@ -281,6 +347,12 @@ def detect_profile(name: str, model_type: str | None = None) -> str | None:
         return "gpt-oss"
     if re.search(r"deepseek-v3\.1", n):
         return "deepseek-v3.1"
+    if "nemotron" in n and re.search(r"v1[._]5", n):
+        return "nemotron-v1.5"
+    if "nemotron" in n and re.search(r"-v1$", n):
+        return "nemotron-v1"
+    if "smollm3" in n or mt == "smollm3":
+        return "smollm3"
     if re.search(r"qwen3", n) or mt in ("qwen3", "qwen3_moe"):
         return "qwen3"
     return None
@@ -304,11 +376,11 @@ def check_hybrid(name: str, profile: ToggleProfile | None = None, tokenizer: Any
         on = profile.render(tokenizer, probe, True)
     except Exception as e:  # a template that fails on the kwarg is no toggle either
         raise NonHybridTeacherError(
-            f"teacher {name!r}: its chat template fails with {profile.kwarg}={profile.off!r}/{profile.on!r} ({e})"
+            f"teacher {name!r}: its chat template fails with {profile.switch()} ({e})"
         ) from None
     if off == on:
         raise NonHybridTeacherError(
-            f"teacher {name!r}: its chat template renders the same prompt with {profile.kwarg}={profile.off!r} "
-            f"and {profile.kwarg}={profile.on!r}, so it has no reasoning toggle of profile {profile.name!r} "
+            f"teacher {name!r}: its chat template renders the same prompt with {profile.switch()} in both modes, "
+            f"so it has no reasoning toggle of profile {profile.name!r} "
             "(a non-hybrid model, or the wrong --profile)"
         )

@@ -39,6 +39,7 @@ from ..records import PairedSample
 from .backends import Backend, Job, ModeResult
 from .profiles import (
     MODES,
+    PROFILES,
     SamplingParams,
     ToggleProfile,
     check_hybrid,
@@ -82,6 +83,10 @@ class GenerateConfig:
     """custom profile: its value with reasoning on (JSON, or a bare string)."""
     toggle_off: str = "false"
     """custom profile: its value with reasoning off."""
+    toggle_system_on: str | None = None
+    """custom profile: system-prompt text that switches reasoning on (instead of, or beside, a kwarg)."""
+    toggle_system_off: str | None = None
+    """custom profile: system-prompt text that switches reasoning off."""
     think_open: str = "<think>"
     """custom profile: text opening the trace."""
     think_close: str = "</think>"
@@ -181,16 +186,18 @@ def load_generate_config(path: Path, **overrides: Any) -> GenerateConfig:
 def resolve_profile(cfg: GenerateConfig, model_type: str | None = None) -> ToggleProfile:
     """The toggle profile of ``cfg`` (``auto`` guesses from the model name or type)."""
     if cfg.profile == "custom":
-        if not cfg.toggle_kwarg:
-            raise ValueError("--profile custom needs --toggle-kwarg (and --toggle-on/--toggle-off, think tags)")
-        return custom_profile(cfg.toggle_kwarg, cfg.toggle_on, cfg.toggle_off, cfg.think_open, cfg.think_close)
+        if not (cfg.toggle_kwarg or cfg.toggle_system_on or cfg.toggle_system_off):
+            raise ValueError("--profile custom needs --toggle-kwarg (with --toggle-on/--toggle-off) or "
+                             "--toggle-system-on/--toggle-system-off, and the think tags")
+        return custom_profile(cfg.toggle_kwarg, cfg.toggle_on, cfg.toggle_off, cfg.think_open, cfg.think_close,
+                              system_on=cfg.toggle_system_on, system_off=cfg.toggle_system_off)
     if cfg.profile == "auto":
         if cfg.backend == "synthetic":
             return get_profile("qwen3")
         name = detect_profile(cfg.model or "", model_type)
         if name is None:
             raise ValueError(f"cannot tell the reasoning toggle of teacher {cfg.model!r}; pass --profile "
-                             "qwen3 | deepseek-v3.1 | gpt-oss | custom")
+                             f"{' | '.join(PROFILES)} | custom")
         return get_profile(name)
     return get_profile(cfg.profile)
 
