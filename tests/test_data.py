@@ -66,3 +66,51 @@ def test_empty_think_in_completion_keeps_the_same_text(pairs, tok):
         assert b[1].startswith("<think>\n\n</think>\n\n") and b[0].endswith("<|im_start|>assistant\n")
         # with the block in the completion, the IFT and reasoning prompts are the same string
         assert b[0] == render(tok, pair, "reasoning")[0]
+
+
+# A ChatML template with no reasoning switch, as Qwen2.5 and SmolLM2 ship (they ignore enable_thinking).
+CHATML = ("{%- for m in messages %}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{%- endfor %}"
+          "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
+
+
+def test_a_student_template_without_a_switch_gets_one_and_every_arm_renders(pairs, tok):
+    import copy
+
+    from scale_or_reason.data import THINK_SWITCH, add_think_switch, template_thinks
+
+    plain = copy.deepcopy(tok)
+    plain.chat_template = CHATML
+    assert not template_thinks(plain)
+    with pytest.raises(ValueError, match="empty think block"):    # what a curriculum hit before
+        render(plain, pairs[0], "ift", empty_think="completion")
+    assert add_think_switch(plain) and plain.chat_template == CHATML + THINK_SWITCH
+    assert not add_think_switch(plain) and not add_think_switch(tok)   # already thinking: left alone
+    for pair in pairs[:10]:
+        p_ift, c_ift = render(plain, pair, "ift")
+        p_rsn, c_rsn = render(plain, pair, "reasoning")
+        assert p_ift.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+        assert (p_rsn + c_rsn).replace(pair.reasoning_trace, "", 1) == p_ift + c_ift
+        # the same text as the Qwen3-style template gives, for every format and placement
+        for fmt, where in (("ift", "prompt"), ("ift", "completion"), ("reasoning", "prompt")):
+            assert render(plain, pair, fmt, where) == render(tok, pair, fmt, where)
+
+
+def test_curriculum_trains_on_a_student_without_a_switch(tiny_setup, tmp_path):
+    from transformers import AutoTokenizer
+
+    from scale_or_reason.data import template_thinks
+    from scale_or_reason.train import StudentSpec, TrainConfig, train_student
+
+    from conftest import TINY_QWEN3
+
+    tdir, tpairs = tiny_setup
+    plain_dir = tmp_path / "plain-tok"
+    t = AutoTokenizer.from_pretrained(tdir)
+    t.chat_template = CHATML
+    t.save_pretrained(plain_dir)
+    samples = build_arm(tpairs, Arm.parse("sequential:0.5"), 32)
+    ledger = train_student(StudentSpec(name="p", config=TINY_QWEN3), "sequential:0.5", samples, plain_dir,
+                           tmp_path / "run", TrainConfig(learning_rate=1e-3, batch_size=32, micro_batch_size=16))
+    assert ledger["samples"] == 32
+    saved = AutoTokenizer.from_pretrained(tmp_path / "run")
+    assert template_thinks(saved)                               # evaluation renders as training did

@@ -80,6 +80,40 @@ def build_arm(pairs: list[PairedSample], arm: Arm, n_samples: int, seed: int = 0
     return samples
 
 
+THINK_SWITCH = ("{%- if add_generation_prompt and enable_thinking is defined and enable_thinking is false %}"
+                "{{- '" + EMPTY_THINK.replace("\n", "\\n") + "' }}{%- endif %}")
+"""Jinja appended to a student's chat template that ignores ``enable_thinking`` (Qwen2.5, Gemma, SmolLM2):
+with reasoning off the generation prompt then ends with the empty think block, exactly as a Qwen3 template
+lays it out and as the paper's pairs were generated; with reasoning on nothing is added (the student
+writes ``<think>`` itself). See ``docs/footguns.md``."""
+
+
+def template_thinks(tokenizer: Any) -> bool:
+    """Whether ``tokenizer``'s chat template renders a different prompt with reasoning off and on."""
+    msgs = [{"role": "user", "content": "x"}]
+    off = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, enable_thinking=False)
+    on = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, enable_thinking=True)
+    return off != on
+
+
+def add_think_switch(tokenizer: Any) -> bool:
+    """Give a student whose template ignores ``enable_thinking`` the switch ``THINK_SWITCH``; True if added.
+
+    Every arm then renders the same way as on a Qwen3 template: the IFT prompt ends with the empty think
+    block, and a curriculum's IFT samples can carry it in their completion. The tokenizer saved with the
+    run keeps the switch, so evaluation renders prompts exactly as training did.
+    """
+    if not getattr(tokenizer, "chat_template", None):
+        raise ValueError("the student's tokenizer has no chat template; give it one (e.g. save a template "
+                         "with the tokenizer) before training")
+    if template_thinks(tokenizer):
+        return False
+    tokenizer.chat_template = tokenizer.chat_template + THINK_SWITCH
+    if not template_thinks(tokenizer):
+        raise ValueError("could not add a reasoning switch to the student's chat template")
+    return True
+
+
 def render(tokenizer: Any, pair: PairedSample, fmt: str, empty_think: str = "prompt") -> tuple[str, str]:
     """(prompt, completion) text for ``pair`` in ``fmt``; the loss goes on the completion only.
 

@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
@@ -32,6 +33,8 @@ from typing import Any
 from .flops import LoRA, Architecture, train_flops
 from .records import PairedSample
 from .util import read_json, stable_hash, write_json
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -220,7 +223,7 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSam
     from transformers import AutoTokenizer, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
-    from .data import render
+    from .data import add_think_switch, render
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -230,6 +233,9 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSam
                          f" x {world} process(es)")
     datasets.disable_progress_bars()  # the per-map bars of SFTTrainer's preprocessing drown the study's progress
     tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+    if add_think_switch(tok):  # Qwen2.5, Gemma, SmolLM2: their templates ignore enable_thinking
+        log.warning("run %s: the student's chat template ignores enable_thinking; added the Qwen3-style switch "
+                    "(empty think block in the reasoning-off prompt), saved with the run", Path(run_dir).name)
     think = empty_think or ("prompt" if arm_name == "ift" else "completion")
     rows = []
     for pair, fmt in samples:
