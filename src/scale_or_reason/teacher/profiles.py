@@ -136,6 +136,12 @@ QWEN3_NON_THINKING = SamplingParams(temperature=0.7, top_p=0.8, top_k=20, min_p=
 """Qwen's recommended settings for non-thinking mode (T=0.7, top-p 0.8, top-k 20, min-p 0)."""
 
 
+NEMOTRON_ON = SamplingParams(temperature=0.6, top_p=0.95, max_tokens=32768)
+"""NVIDIA's recommended settings for Nemotron with reasoning on (T=0.6, top-p 0.95)."""
+NEMOTRON_OFF = SamplingParams(temperature=0.0, max_tokens=32768)
+"""NVIDIA's recommended setting for Nemotron with reasoning off (greedy)."""
+
+
 @dataclass(frozen=True)
 class Split:
     """A generation split into trace and answer."""
@@ -263,25 +269,21 @@ PROFILES: dict[str, ToggleProfile] = {
         note="gpt-oss cannot turn reasoning off: 'low' still writes a short analysis (kept as ift_trace). "
              "A gpt-oss pair contrasts low vs high effort, not no reasoning vs reasoning.",
     ),
-    # Sampling per the model cards: reasoning on T=0.6, top-p 0.95; reasoning off greedy (Nemotron).
     "nemotron-v1.5": ToggleProfile(
         name="nemotron-v1.5", kwarg="", system_on="/think", system_off="/no_think",
-        sampling_off=SamplingParams(temperature=0.0, max_tokens=32768),
-        sampling_on=SamplingParams(temperature=0.6, top_p=0.95, max_tokens=32768),
+        sampling_off=NEMOTRON_OFF, sampling_on=NEMOTRON_ON,
         note="Llama-3.3-Nemotron-Super-49B-v1.5 (the paper's replication teacher, App. G): /think or /no_think "
              "in the system prompt; without either it reasons.",
     ),
     "nemotron-v1": ToggleProfile(
         name="nemotron-v1", kwarg="", system_on="detailed thinking on", system_off="detailed thinking off",
-        sampling_off=SamplingParams(temperature=0.0, max_tokens=32768),
-        sampling_on=SamplingParams(temperature=0.6, top_p=0.95, max_tokens=32768),
+        sampling_off=NEMOTRON_OFF, sampling_on=NEMOTRON_ON,
         note="Llama-Nemotron v1 (Nano-8B, Super-49B, Ultra-253B v1): 'detailed thinking on/off' is the whole "
              "system prompt; prompts that carry their own system prompt get the switch on its first line.",
     ),
     "smollm3": ToggleProfile(
         name="smollm3", kwarg="", system_on="/think", system_off="/no_think",
-        sampling_off=SamplingParams(temperature=0.6, top_p=0.95, max_tokens=32768),
-        sampling_on=SamplingParams(temperature=0.6, top_p=0.95, max_tokens=32768),
+        sampling_off=NEMOTRON_ON, sampling_on=NEMOTRON_ON,  # SmolLM3's card: T=0.6, top-p 0.95 in both modes
         note="SmolLM3: /think or /no_think in the system prompt (its template also reads enable_thinking).",
     ),
 }
