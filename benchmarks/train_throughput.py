@@ -40,7 +40,7 @@ def main() -> None:
     spec = next(s for s in cfg.students if s.name == args.student)
     work = Path(tempfile.mkdtemp(prefix="sor-bench-"))
     tdir, tkey = _tokenizer_stage(cfg, work)
-    pairs, _ = _pairs_stage(cfg, work, tdir)
+    pairs = _pairs_stage(cfg, work, tdir)
     samples = build_arm(pairs, Arm.parse("reasoning"), args.samples)
 
     variants = {

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scale_or_reason.teacher.store import write_shard
+from scale_or_reason.teacher.store import PairStore
 
 from conftest import TINY_QWEN3
 
@@ -55,7 +55,9 @@ def _launch(tmp_path, tdir, n_proc, out, samples=64):
 
 def test_sor_train_runs_under_accelerate_launch_and_two_ranks_keep_one_ledger(tiny_setup, tmp_path):
     tdir, pairs = tiny_setup
-    write_shard(tmp_path / "pairs", "train-00000", pairs)
+    with PairStore(tmp_path / "pairs") as store:
+        for p in pairs:
+            store.add_pair(p)
     (tmp_path / "student.json").write_text(json.dumps(TINY_QWEN3))
     one = _launch(tmp_path, tdir, 1, tmp_path / "one")
     assert one["samples"] == 64 and one["arm"] == "sequential:0.5" and one["steps"] == 2

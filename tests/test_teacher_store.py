@@ -18,7 +18,6 @@ from scale_or_reason.teacher import (
     iter_prompts,
     make_prompt_id,
     read_pairs,
-    write_shard,
 )
 from scale_or_reason.teacher.store import DoneIds, PairStore
 
@@ -76,12 +75,13 @@ def test_store_refuses_other_teacher_settings_and_second_writer(tmp_path):
             generate(_cfg(out, limit=10))
 
 
-def test_write_shard_read_pairs_keep_their_signatures(tmp_path):
+def test_pair_store_round_trips_pairs_for_read_pairs(tmp_path):
     p = PairedSample(prompt_id="a", family="Math-OE", prompt="q", reference=None, ift_answer="x",
                      reasoning_trace="t", reasoning_answer="x", sampling={"ift": {"t": 0}})
-    write_shard(tmp_path, "Math-OE", [p])
-    (tmp_path / ".Math-OE.parquet.tmp-1").write_text("half")  # a killed writer's leftover is ignored
-    back = read_pairs(tmp_path, "Math-OE.parquet")
+    with PairStore(tmp_path) as store:
+        store.add_pair(p)
+    (tmp_path / ".train-x.parquet.tmp-1").write_text("half")  # a killed writer's leftover is ignored
+    back = read_pairs(tmp_path)
     assert back == [p]
     with pytest.raises(FileNotFoundError):
         read_pairs(tmp_path / "none")

@@ -8,8 +8,9 @@ Layout of a study directory::
 
     study.json           resolved configuration
     tokenizer/           Hugging Face tokenizer directory (chat template included)
-    pairs/<family>.parquet   PairedSample records (train prompts)
-    bench/<family>.jsonl     held-out test tasks with references
+    pairs/<family>/          pair store of PairedSample records (train prompts), written by `sor generate`'s runner
+    bench/<name>.jsonl       held-out test prompts as prepared benchmarks (+ manifest)
+    eval/<student>-<arm>/    resumable generations, per-benchmark answers and summary
     runs/<student>-<arm>/    checkpoint (safetensors), order.jsonl, train_log.jsonl, ledger.json
     answers/<student>-<arm>.parquet   per-sample generations and grades
     results.csv / results.parquet     one row per student x arm x benchmark
@@ -45,8 +46,7 @@ from .evaluate.specs import BenchmarkSpec
 from .records import FAMILIES, BenchItem, PairedSample
 from .synthetic.tasks import generate_tasks
 from .synthetic.teacher import SyntheticTeacher
-from .teacher import generate_pairs
-from .teacher.store import read_pairs, write_shard
+from .teacher.store import read_pairs
 from .train import StudentSpec, TrainConfig, run_key, train_student
 from .util import atomic_path, from_table, read_json, stable_hash, wilson_interval, write_json
 
@@ -161,35 +161,27 @@ def _tokenizer_stage(cfg: StudyConfig, out: Path) -> tuple[Path, str]:
 
 def _pairs_stage(cfg: StudyConfig, out: Path, tokenizer_dir: Path,
                  tok_key: str = "") -> list[PairedSample]:
-    from transformers import AutoTokenizer
+    """The study's teacher stage *is* ``sor generate``: the synthetic back end through the generation runner
+    into one ``PairStore`` per family (``pairs/<family>/``), resumable like any teacher's; a store made
+    under other settings (size, seed, tokenizer) is replaced."""
+    import shutil
 
-    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
-    teacher = SyntheticTeacher()
+    from .teacher import GenerateConfig, generate
+
     pairs: list[PairedSample] = []
     for fam in cfg.study.families:
-        key = stable_hash({"fam": fam, "n": cfg.study.train_per_family, "seed": cfg.study.seed,
-                           "teacher": teacher.name, "tok": tok_key})
-        shard = out / "pairs" / f"{fam}.parquet"
-        meta = out / "pairs" / f".{fam}.key"
-        if shard.exists() and meta.exists() and meta.read_text() == key:
-            pairs += read_pairs(out / "pairs", f"{fam}.parquet")
-        else:
-            tasks = generate_tasks(fam, cfg.study.train_per_family, split="train", seed=cfg.study.seed)
-
-            def count(text: str) -> int:
-                return len(tok(text, add_special_tokens=False)["input_ids"])
-
-            def prompt_of(user: str) -> str:
-                return tok.apply_chat_template([{"role": "user", "content": user}], tokenize=False,
-                                               add_generation_prompt=True, enable_thinking=True)
-
-            fam_pairs = generate_pairs(tasks, teacher, count_tokens=count, render_prompt=prompt_of)
-            # Train prompts may repeat (facts are finite): make ids unique per occurrence.
-            for i, p in enumerate(fam_pairs):
-                p.prompt_id = f"{p.prompt_id}-{i:06d}"
-            write_shard(out / "pairs", fam, fam_pairs)
-            meta.write_text(key)
-            pairs += fam_pairs
+        store = out / "pairs" / fam
+        key = stable_hash({"fam": fam, "n": cfg.study.train_per_family, "seed": cfg.study.seed, "tok": tok_key,
+                           "v": 2})
+        marker = out / "pairs" / f".{fam}.key"
+        if not (marker.exists() and marker.read_text() == key):
+            shutil.rmtree(store, ignore_errors=True)  # synthetic pairs are cheap and deterministic to remake
+            marker.unlink(missing_ok=True)
+        generate(GenerateConfig(source=f"synthetic:{fam}:{cfg.study.train_per_family}:{cfg.study.seed}", out=store,
+                                backend="synthetic", tokenizer=str(tokenizer_dir), progress=console.is_terminal,
+                                probe_pairs=0))
+        marker.write_text(key)
+        pairs += read_pairs(store)
     return pairs
 
 

@@ -2,9 +2,10 @@
 
 Two levels:
 
-* ``generate_pairs(items, teacher)`` -- in memory, for the embedded study: a teacher is anything with
+* ``generate_pairs(items, teacher)`` -- in memory, for small fixtures: a teacher is anything with
   a ``name`` and ``answer(item, enable_thinking=...)`` returning a ``TeacherOutput``.
-* ``generate(GenerateConfig(...))`` -- ``sor generate``: real teachers at dataset scale. Toggle
+* ``generate(GenerateConfig(...))`` -- ``sor generate``, and the study's teacher stage (the synthetic
+  teacher included): real teachers at dataset scale. Toggle
   profiles per family (``profiles``), prompt sources streamed from JSONL/Parquet/HF datasets
   (``sources``), backends ``synthetic``/``hf``/``openai``/``vllm`` (``backends``, ``openai_backend``),
   a sharded, append-only, resumable Parquet pair store (``store``), and export/import in the
@@ -49,14 +50,14 @@ from .profiles import (
 )
 from .runner import GenerateConfig, format_summary, generate, load_generate_config, summarize_store
 from .sources import FieldMap, PromptItem, iter_prompts, make_prompt_id
-from .store import PairStore, iter_pairs, read_failures, read_pairs, write_shard
+from .store import PairStore, iter_pairs, read_failures, read_pairs
 
 __all__ = [
     "PROFILES", "Backend", "BackendError", "FieldMap", "GenerateConfig", "Job", "ModeResult",
     "NonHybridTeacherError", "PairStore", "PromptItem", "SamplingParams", "Teacher", "TeacherOutput",
     "ToggleProfile", "check_hybrid", "custom_profile", "export_pairs", "format_summary", "generate",
     "generate_pairs", "get_profile", "import_pairs", "iter_pairs", "iter_prompts", "load_generate_config",
-    "make_prompt_id", "read_failures", "read_pairs", "summarize_store", "write_shard",
+    "make_prompt_id", "read_failures", "read_pairs", "summarize_store",
 ]
 
 

@@ -18,8 +18,10 @@ read in record batches, so memory stays flat as the store grows.
 Example::
 
     from pathlib import Path
-    from scale_or_reason.teacher.store import write_shard, read_pairs, iter_pairs
-    write_shard(Path("study/pairs"), "train-00000", pairs)
+    from scale_or_reason.teacher.store import PairStore, read_pairs, iter_pairs
+    with PairStore(Path("study/pairs")) as store:
+        for p in pairs:
+            store.add_pair(p)
     again = read_pairs(Path("study/pairs"))
     for batch in iter_pairs(Path("study/pairs"), columns=["prompt_id", "trace_tokens"]):
         ...                                              # lists of dicts, one shard batch at a time
@@ -52,7 +54,6 @@ __all__ = [
     "iter_pairs",
     "read_failures",
     "read_pairs",
-    "write_shard",
 ]
 
 STATE = "_state"
@@ -94,13 +95,6 @@ def _write_table(path: Path, table: pa.Table) -> Path:
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
     return path
-
-
-def write_shard(directory: Path, name: str, pairs: list[PairedSample]) -> Path:
-    """Write ``pairs`` as ``directory/name.parquet`` atomically; returns the path."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    return _write_table(directory / f"{name}.parquet", _pairs_table(pairs))
 
 
 def _row_to_pair(row: dict[str, Any]) -> PairedSample:
