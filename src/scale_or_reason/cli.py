@@ -27,7 +27,7 @@ def _fail(message: str) -> None:
 
 @app.command()
 def demo(
-    profile: str = typer.Option("default", help="Embedded profile: 'default' (~15 min on 2 cores), 'quick' (<3 min) or 'curriculum' (all ρ, 2 sizes)."),
+    profile: str = typer.Option("default", help="Embedded profile: 'default' (~20-25 min on 2 cores), 'quick' (<3 min) or 'curriculum' (all ρ, 2 sizes)."),
     out: Path = typer.Option(Path("sor-study"), help="Study directory (created; a rerun reuses finished stages)."),
 ) -> None:
     """Run the embedded study end to end and print where the report is."""
