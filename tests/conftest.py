@@ -71,3 +71,50 @@ def student_dir(tiny_setup, tmp_path_factory):
     Qwen3ForCausalLM(cfg).save_pretrained(out)
     tok.save_pretrained(out)
     return out
+
+
+@pytest.fixture
+def fake_vllm(tiny_setup, monkeypatch):
+    """Install a stub ``vllm`` module (vLLM needs a GPU and is never installed for the tests).
+
+    ``fake_vllm(respond)`` -> ``calls``: ``respond(chat_template_kwargs)`` gives the text every conversation
+    is answered with; ``calls`` records ``("init", kwargs)`` and ``("chat", n_conversations,
+    chat_template_kwargs, sampling_params)``. The stub's model config is ``TINY_QWEN3`` on the tiny tokenizer.
+    """
+    import sys
+    import types
+
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_setup[0])
+
+    def install(respond):
+        calls = []
+
+        class FakeLLM:
+            def __init__(self, **kw):
+                calls.append(("init", kw))
+                self.llm_engine = types.SimpleNamespace(get_model_config=lambda: types.SimpleNamespace(
+                    hf_config=dict(TINY_QWEN3, vocab_size=len(tok))))
+
+            def get_tokenizer(self):
+                return tok
+
+            def chat(self, conversations, sampling_params, use_tqdm=True, chat_template_kwargs=None):
+                calls.append(("chat", len(conversations), chat_template_kwargs, sampling_params))
+                kwargs = chat_template_kwargs or {}
+                body = respond(kwargs)
+                ids = tok(body, add_special_tokens=False)["input_ids"]
+                return [types.SimpleNamespace(
+                    prompt_token_ids=tok(tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True,
+                                                                 **kwargs), add_special_tokens=False)["input_ids"],
+                    outputs=[types.SimpleNamespace(text=body + "<|im_end|>", token_ids=ids + [0],
+                                                   finish_reason="stop")]) for c in conversations]
+
+        fake = types.ModuleType("vllm")
+        fake.LLM = FakeLLM
+        fake.SamplingParams = lambda **kw: kw
+        monkeypatch.setitem(sys.modules, "vllm", fake)
+        return calls
+
+    return install

@@ -192,43 +192,11 @@ def test_cli_prepare_then_evaluate(student_dir, tmp_path):
     assert res.exit_code == 2 and "sor bench prepare gsm8k" in res.output
 
 
-def test_vllm_backend_makes_one_chat_call_per_benchmark(tiny_setup, tmp_path, monkeypatch):
+def test_vllm_backend_makes_one_chat_call_per_benchmark(tmp_path, fake_vllm):
     """vLLM needs a GPU and is never installed for the tests: a stub ``vllm`` module records what the
     evaluation asks for -- every prompt of a benchmark in one ``chat`` call, the mode's template kwargs,
     greedy sampling capped by the spec -- and answers."""
-    import sys
-    import types
-
-    from transformers import AutoTokenizer
-
-    from conftest import TINY_QWEN3
-
-    tok = AutoTokenizer.from_pretrained(tiny_setup[0])
-    calls = []
-
-    class FakeLLM:
-        def __init__(self, **kw):
-            calls.append(("init", kw))
-            self.llm_engine = types.SimpleNamespace(
-                get_model_config=lambda: types.SimpleNamespace(hf_config=dict(TINY_QWEN3, vocab_size=len(tok))))
-
-        def get_tokenizer(self):
-            return tok
-
-        def chat(self, conversations, sampling_params, use_tqdm=True, chat_template_kwargs=None):
-            calls.append(("chat", len(conversations), chat_template_kwargs, sampling_params))
-            body = "<think>\nok\n</think>\n\nThe answer is \\boxed{A}."
-            ids = tok(body, add_special_tokens=False)["input_ids"]
-            return [types.SimpleNamespace(
-                prompt_token_ids=tok(tok.apply_chat_template(c, tokenize=False, add_generation_prompt=True,
-                                                             **chat_template_kwargs))["input_ids"],
-                outputs=[types.SimpleNamespace(text=body, token_ids=ids + [0], finish_reason="stop")])
-                for c in conversations]
-
-    fake = types.ModuleType("vllm")
-    fake.LLM = FakeLLM
-    fake.SamplingParams = lambda **kw: kw
-    monkeypatch.setitem(sys.modules, "vllm", fake)
+    calls = fake_vllm(lambda kw: "<think>\nok\n</think>\n\nThe answer is \\boxed{A}.")
     specs = [load_spec("synthetic-math-mc"), load_spec("synthetic-general-mc")]
     summary = evaluate_model("Qwen/Qwen2.5-7B-sor", specs, prepared=FIXTURES, out=tmp_path / "e", thinking=True,
                              cfg=EvalConfig(backend="vllm", tensor_parallel_size=2), progress=False)

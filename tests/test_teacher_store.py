@@ -228,55 +228,18 @@ def test_cli_generate_export_import(tmp_path):
     assert r.exit_code == 2 and "gen.toml" in r.output and "bogus" in r.output
 
 
-def test_vllm_backend_code_path_against_a_stub(tmp_path, monkeypatch, tiny_setup):
+def test_vllm_backend_code_path_against_a_stub(tmp_path, fake_vllm):
     """vLLM itself needs a GPU and is never installed for the tests: a stub ``vllm`` module records what
     the backend asks for (per-mode chat_template_kwargs, per-request SamplingParams) and answers."""
-    import sys
-    import types
-
-    from transformers import AutoTokenizer
-
-    from conftest import TINY_QWEN3
-
-    tok = AutoTokenizer.from_pretrained(tiny_setup[0])
-    calls = []
-
-    class FakeLLM:
-        def __init__(self, **kw):
-            calls.append(("init", kw))
-            self.llm_engine = types.SimpleNamespace(
-                get_model_config=lambda: types.SimpleNamespace(hf_config=dict(TINY_QWEN3, vocab_size=len(tok))))
-
-        def get_tokenizer(self):
-            return tok
-
-        def chat(self, conversations, sampling_params, use_tqdm=True, chat_template_kwargs=None):
-            calls.append(("chat", chat_template_kwargs, sampling_params))
-            outs = []
-            for conv in conversations:
-                prompt = tok.apply_chat_template(conv, tokenize=False, add_generation_prompt=True,
-                                                 **chat_template_kwargs)
-                body = "The answer is 7."
-                if chat_template_kwargs["enable_thinking"]:
-                    body = "<think>\n3 + 4 = 7\n</think>\n\n" + body
-                ids = tok(body, add_special_tokens=False)["input_ids"]
-                outs.append(types.SimpleNamespace(
-                    prompt_token_ids=tok(prompt, add_special_tokens=False)["input_ids"],
-                    outputs=[types.SimpleNamespace(text=body + "<|im_end|>", token_ids=ids + [0],
-                                                   finish_reason="stop")]))
-            return outs
-
-    fake = types.ModuleType("vllm")
-    fake.LLM = FakeLLM
-    fake.SamplingParams = lambda **kw: kw
-    monkeypatch.setitem(sys.modules, "vllm", fake)
+    calls = fake_vllm(lambda kw: ("<think>\n3 + 4 = 7\n</think>\n\n" if kw["enable_thinking"] else "")
+                      + "The answer is 7.")
     s = generate(GenerateConfig(source="synthetic:Math-OE:6", out=tmp_path / "v", backend="vllm",
                                 model="Qwen/Qwen3-8B", tensor_parallel_size=2, batch_size=4, progress=False))
     assert s["pairs"] == 6 and s["teacher_flops"] > 0
     assert calls[0] == ("init", {"model": "Qwen/Qwen3-8B", "tensor_parallel_size": 2, "dtype": "auto"})
     chats = [c for c in calls if c[0] == "chat"]
-    assert {c[1]["enable_thinking"] for c in chats} == {True, False}
-    for _, kwargs, params in chats:
+    assert {c[2]["enable_thinking"] for c in chats} == {True, False}
+    for _, _, kwargs, params in chats:
         for sp in params:
             assert sp["skip_special_tokens"] is False and sp["top_k"] == 20 and sp["seed"] is not None
             assert sp["temperature"] == (0.6 if kwargs["enable_thinking"] else 0.7)
