@@ -1,10 +1,10 @@
-# Two entry points (see README): `make demo` runs the embedded study, `make test` runs the tests.
-# Both create the virtual environment first. torch is installed on its own, pinned, before
+# Two entry points (see README): `make demo` runs the embedded study (studies/demo.toml; STUDY=quick for
+# the 3-minute one), `make test` runs the tests. Both create the virtual environment first. torch is installed on its own, pinned, before
 # anything that depends on it: an unpinned resolve pulls a multi-GB CUDA build.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PROFILE ?= default
+STUDY ?= demo
 OUT ?= sor-study
 
 .PHONY: venv demo test clean
@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 venv: $(VENV)/.installed
 
 demo: venv
-	$(VENV)/bin/sor demo --profile $(PROFILE) --out $(OUT)
+	$(VENV)/bin/sor study run studies/$(STUDY).toml --out $(OUT)
 
 test: venv
 	$(PY) -m pytest -q

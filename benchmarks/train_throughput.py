@@ -32,16 +32,17 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
-    from scale_or_reason.data import Arm, build_arm, render
-    from scale_or_reason.study import _pairs_stage, _tokenizer_stage, load_study_config
+    from scale_or_reason.data import Arm, render
+    from scale_or_reason.study import load_study_file, run_study
+    from scale_or_reason.study.stages import arm_samples
     from scale_or_reason.train import TrainConfig, build_model, train_student
 
-    cfg = load_study_config("default")
+    cfg = load_study_file("demo")
     spec = next(s for s in cfg.students if s.name == args.student)
     work = Path(tempfile.mkdtemp(prefix="sor-bench-"))
-    tdir, tkey = _tokenizer_stage(cfg, work)
-    pairs = _pairs_stage(cfg, work, tdir)
-    samples = build_arm(pairs, Arm.parse("reasoning"), args.samples)
+    run_study(cfg, work, only=["generate"])  # the demo's tokenizer and pairs, through the study itself
+    tdir = work / "tokenizer"
+    samples = arm_samples(cfg, work, Arm.parse("reasoning"))[: args.samples]
 
     variants = {
         "trl-defaults": TrainConfig(gradient_checkpointing=True, bf16=True, tensorboard=False),

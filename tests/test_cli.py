@@ -3,9 +3,7 @@
 from typer.testing import CliRunner
 
 from scale_or_reason.cli import app
-from scale_or_reason.study import load_study_config
 
-import pytest
 
 
 def test_flops_on_a_broken_config_names_the_file(tmp_path):
@@ -36,16 +34,10 @@ def test_flops_lengths_file_totals(tmp_path):
     assert res.exit_code == 2 and "generated_tokens" in res.output
 
 
-def test_study_file_errors_name_file_and_key(tmp_path):
+def test_study_file_errors_exit_2_with_one_line(tmp_path):
     f = tmp_path / "s.toml"
-    f.write_text('[study]\nname = "x"\nbogus = 1\n[[students]]\nname = "a"\n')
-    with pytest.raises(ValueError, match=r"s\.toml: \[study\]: unknown key\(s\) bogus"):
-        load_study_config(f)
-    f.write_text('[study]\ntrain_per_family = "many"\n[[students]]\nname = "a"\n')
-    with pytest.raises(ValueError, match=r"\[study\]\.train_per_family: expected a number"):
-        load_study_config(f)
-    f.write_text('[study]\narms = ["ift", "cot"]\n[[students]]\nname = "a"\n')
-    with pytest.raises(ValueError, match=r"\[study\]\.arms: unknown arm 'cot'"):
-        load_study_config(f)
-    with pytest.raises(ValueError, match="unknown profile"):
-        load_study_config("enormous")
+    f.write_text('[study]\nname = "x"\nbogus = 1\n')
+    res = CliRunner().invoke(app, ["study", "plan", str(f)])
+    assert res.exit_code == 2 and "s.toml: [study]: unknown key(s) bogus" in " ".join(res.output.split())
+    res = CliRunner().invoke(app, ["study", "run", "enormous"])
+    assert res.exit_code == 2 and "unknown study 'enormous'" in res.output

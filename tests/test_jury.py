@@ -499,7 +499,7 @@ def test_sor_evaluate_with_a_jury_file(srv, tmp_path, student_dir):
     from scale_or_reason.cli import app
     from scale_or_reason.evaluate.jury import load_jury
 
-    (tmp_path / "jury.toml").write_text(f"""
+    (tmp_path / "jury.toml").write_text("""
 tail_chars = 2000
 cache = "votes.jsonl"
 """ + "".join(f"""

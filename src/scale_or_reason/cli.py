@@ -3,6 +3,8 @@
 Example::
 
     sor demo --profile quick --out sor-study
+    sor study plan studies/paper.toml
+    sor study run studies/demo.toml --out sor-study && sor study status studies/demo.toml --out sor-study
     sor flops --model-config sor-study/runs/s4-ift/config.json --prompt-tokens 60 --generated-tokens 120 --json
     sor analyze sor-study --json
 """
@@ -21,41 +23,160 @@ err = Console(stderr=True)
 
 
 def _fail(message: str) -> None:
-    err.print(f"[red]error:[/] {message}")
+    from rich.markup import escape
+
+    err.print(f"[red]error:[/] {escape(message)}")  # escaped: "[train].lr" is a key, not markup
     raise typer.Exit(2)
 
 
 @app.command()
 def demo(
-    profile: str = typer.Option("default", help="Embedded profile: 'default' (~20-25 min on 2 cores), 'quick' (<3 min) or 'curriculum' (all ρ, 2 sizes)."),
-    out: Path = typer.Option(Path("sor-study"), help="Study directory (created; a rerun reuses finished stages)."),
+    profile: str = typer.Option("demo", help="Shipped study: 'demo' (~20-25 min on 2 cores; alias 'default'), 'quick' (<3 min) or 'curriculum' (all ρ, 2 sizes)."),
+    out: Path = typer.Option(Path("sor-study"), help="Study directory (created; a rerun reuses finished tasks)."),
 ) -> None:
-    """Run the embedded study end to end and print where the report is."""
+    """Run the embedded study (`sor study run studies/demo.toml`) and print where the report is."""
     from .study import run_demo
 
     try:
         summary = run_demo(out=out, profile=profile)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
         _fail(str(e))
+    _study_done(summary)
+
+
+def _study_done(summary: dict) -> None:
     t = summary["timings"]
-    err.print("wall seconds per stage: " + ", ".join(f"{k} {v:.0f}" for k, v in t.items()))
+    if t:
+        err.print("wall seconds per stage: " + ", ".join(f"{k} {v:.0f}" for k, v in t.items()))
     err.print(f"results table: {summary['results']}")
     typer.echo(f"Report: {summary['report']}")
 
 
-@app.command()
-def study(
-    config: Path = typer.Argument(..., help="Study file (TOML), see the profiles shipped with the package."),
-    out: Path = typer.Option(Path("sor-study"), help="Study directory."),
-) -> None:
-    """Run (or resume) the study described by a TOML file."""
-    from .study import load_study_config, run_study
+study_app = typer.Typer(no_args_is_help=True, help="Plan, run and follow a study described by a study file.")
+app.add_typer(study_app, name="study")
+_STUDY_FILE = typer.Argument(..., help="Study file (TOML), or a shipped study's name: demo, quick, curriculum, paper, replication.")
+_STUDY_OUT = typer.Option(Path("sor-study"), help="Study directory.")
+
+
+def _load_study(config: str):
+    from .study import load_study_file
 
     try:
-        summary = run_study(load_study_config(config), out)
+        return load_study_file(config)
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
-    typer.echo(f"Report: {summary['report']}")
+
+
+@study_app.command("run")
+def study_run(
+    config: str = _STUDY_FILE,
+    out: Path = _STUDY_OUT,
+    executor: str = typer.Option(None, help="local | slurm (default: the study file's [executor].kind)."),
+    only: list[str] = typer.Option(None, help="Run only these tasks or stages (and what they need); repeatable."),
+) -> None:
+    """Run what is missing of the study; print where the report is."""
+    from .study import run_study
+
+    cfg = _load_study(config)
+    try:
+        summary = run_study(cfg, out, executor=executor, only=only)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        _fail(str(e))
+    if summary["submitted"] and not summary["trained"]:
+        typer.echo(f"Submitted {len(summary['submitted'])} job(s); follow them with: sor study status {config} --out {out}")
+        return
+    _study_done(summary)
+
+
+@study_app.command("plan")
+def study_plan(
+    config: str = _STUDY_FILE,
+    out: Path = _STUDY_OUT,
+    tasks: bool = typer.Option(False, "--tasks", help="One line per task (default: per stage)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the per-task plan as JSON."),
+    mfu_train: float = typer.Option(None, help="Override [compute].mfu_train."),
+    mfu_inference: float = typer.Option(None, help="Override [compute].mfu_inference."),
+    peak_flops: float = typer.Option(None, help="Override [compute].peak_flops (FLOP/s of one GPU)."),
+) -> None:
+    """The task graph with what is done, and per stage the FLOPs and GPU-hours; runs nothing."""
+    import dataclasses
+
+    from rich.table import Table
+
+    from .study import plan_study, stage_totals
+
+    cfg = _load_study(config)
+    changes = {k: v for k, v in {"mfu_train": mfu_train, "mfu_inference": mfu_inference,
+                                  "peak_flops": peak_flops}.items() if v is not None}
+    cfg = cfg.with_changes(compute=dataclasses.replace(cfg.compute, **changes))
+    try:
+        plan = plan_study(cfg, out)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    if as_json:
+        typer.echo(plan.to_json(orient="records"))
+        return
+    rows = plan if tasks else stage_totals(plan)
+    c = cfg.compute
+    table = Table(title=f"{cfg.study.name}: {c.gpu} at {c.peak_flops:.3g} FLOP/s, MFU train {c.mfu_train:.0%}, "
+                        f"generation {c.mfu_inference:.0%} ({c.convention} convention)")
+    cols = ["task", "status"] if tasks else ["stage", "tasks", "done"]
+    for col in [*cols, "flops", "gpu_hours", "basis"]:
+        table.add_column(col, justify="right" if col in ("tasks", "done", "flops", "gpu_hours") else "left")
+    for _, r in rows.iterrows():
+        table.add_row(*[str(r[c_]) for c_ in cols], f"{r.flops:.3g}", f"{r.gpu_hours:,.1f}", str(r.basis))
+    Console().print(table)
+    unknown = plan[plan.flops.isna()]
+    total = f"{plan.flops.sum():.3g} FLOPs, {plan.gpu_hours.sum():,.0f} GPU-hours"
+    if len(unknown):  # an unknown cost is not a zero: say what is missing
+        reasons = ", ".join(sorted(set(unknown.task.str.split("/").str[0] + ": " + unknown.basis)))
+        typer.echo(f"Total: at least {total} ({len(unknown)} task(s) of unknown cost: {reasons})")
+    else:
+        typer.echo(f"Total: {total}")
+
+
+@study_app.command("status")
+def study_status_cmd(
+    config: str = _STUDY_FILE,
+    out: Path = _STUDY_OUT,
+    all_tasks: bool = typer.Option(False, "--all", help="List done tasks too."),
+) -> None:
+    """The grid: done, running, submitted, failed (with the reason), pending, blocked."""
+    from rich.table import Table
+
+    from .study import study_status
+
+    cfg = _load_study(config)
+    st = study_status(cfg, out)
+    counts = st.status.value_counts().to_dict()
+    table = Table(title=f"{cfg.study.name} in {out}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    for col in ("task", "status", "reason", "seconds", "job"):
+        table.add_column(col)
+    for _, r in st.iterrows():
+        if r.status == "done" and not all_tasks:
+            continue
+        secs = "" if r.seconds is None or r.seconds != r.seconds else f"{r.seconds:.1f}"
+        table.add_row(r.task, r.status, str(r.reason or ""), secs, str(r.job_id or ""))
+    Console().print(table)
+
+
+@study_app.command("task", hidden=True)
+def study_task(
+    config: str = _STUDY_FILE,
+    out: Path = _STUDY_OUT,
+    task: str = typer.Option(..., help="Task id (see `sor study status --all`)."),
+) -> None:
+    """Run one task of the study (what a SLURM job runs)."""
+    from .study import expand, run_task
+
+    cfg = _load_study(config)
+    found = next((t for t in expand(cfg) if t.id == task), None)
+    if found is None:
+        _fail(f"{config}: no task {task!r}")
+    try:
+        run_task(cfg, found, out)
+    except Exception as e:
+        _fail(f"{task}: {e}")
 
 
 @app.command()

@@ -20,11 +20,14 @@ Example::
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .extract import EMPTY_THINK, think_text
 from .records import PairedSample
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,11 @@ class Arm:
         return cls(kind, rho)
 
 
-def build_arm(pairs: list[PairedSample], arm: Arm, n_samples: int, seed: int = 0) -> list[tuple[PairedSample, str]]:
+def build_arm(pairs: Sequence[T], arm: Arm, n_samples: int, seed: int = 0) -> list[tuple[T, str]]:
     """The arm's training samples as ``(pair, format)`` in training order.
+
+    ``pairs`` may be ``PairedSample`` records or just their prompt ids (a study chooses its arms from the
+    ids of a store and reads back only the chosen pairs).
 
     The first ``n_samples`` pairs (in a seeded shuffle) are used by every arm, so arms differ only in
     format; a curriculum puts its IFT share first (``sequential``) or shuffles both (``mixed``).

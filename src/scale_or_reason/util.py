@@ -67,22 +67,74 @@ def wilson_interval(k: float, n: float, z: float = 1.959963984540054) -> tuple[f
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def _check_value(value: Any, hint: Any, where: str) -> Any:
+    """``value`` checked against the type hint ``hint`` (the subset configs use), coerced where lossless."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for arm in args:
+            if arm is type(None):
+                continue
+            try:
+                return _check_value(value, arm, where)
+            except ValueError as e:
+                errors.append(str(e))
+        raise ValueError(errors[0] if len(errors) == 1 else f"{where}: unexpected value {value!r}")
+    if hint is Any:
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if hint in (int, float):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or (hint is int and value != int(value)):
+            raise ValueError(f"{where}: expected a{'n integer' if hint is int else ' number'}, got {value!r}")
+        return hint(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: expected a string, got {value!r}")
+        return value
+    if hint is Path:
+        if not isinstance(value, (str, Path)):
+            raise ValueError(f"{where}: expected a path, got {value!r}")
+        return Path(value)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ValueError(f"{where}: expected a list, got {value!r}")
+        return [_check_value(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)] if args else value
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected a table, got {value!r}")
+        if len(args) == 2:
+            return {k: _check_value(v, args[1], f"{where}.{k}") for k, v in value.items()}
+        return value
+    return value
+
+
 def from_table(cls: type, data: Any, where: str) -> Any:
-    """Instantiate dataclass ``cls`` from a TOML table, naming ``where`` in any error."""
+    """Instantiate dataclass ``cls`` from a TOML table, naming ``where`` (file and table) in any error.
+
+    Unknown keys and values of the wrong type (per the field's annotation) are rejected with one line
+    naming the key; integers are accepted where a float is declared.
+    """
+    import typing
+
     if not isinstance(data, dict):
         raise ValueError(f"{where}: expected a table, got {type(data).__name__}")
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(names))
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # an annotation that cannot be resolved: fall back to no type checks
+        hints = {}
     out = {}
     for k, v in data.items():
-        default = names[k].default
-        if isinstance(default, (int, float)) and not isinstance(default, bool):
-            if not isinstance(v, (int, float)) or isinstance(v, bool):
-                raise ValueError(f"{where}.{k}: expected a number, got {v!r}")
-            v = type(default)(v) if isinstance(default, float) else v
-        out[k] = v
+        out[k] = _check_value(v, hints.get(k, Any), f"{where}.{k}")
     try:
         return cls(**out)
     except TypeError as e:

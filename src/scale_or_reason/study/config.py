@@ -1,0 +1,463 @@
+"""The study file: one TOML document that describes a whole study, validated before anything runs.
+
+Tables (each field is documented on its dataclass below; ``studies/*.toml`` are worked examples):
+
+* ``[study]`` name, seed, arms, samples per arm.
+* ``[teacher]`` the generation back end (``synthetic | hf | openai | vllm``), model, toggle profile,
+  sampling per mode, FLOPs config: the fields of ``sor generate`` (``teacher.GenerateConfig``) that are
+  not about the prompt source.
+* ``[[prompts]]`` prompt sources, pooled into the training set: prompts the teacher answers, or ready-made
+  pairs in the released ``prompt``/``reasoning``/``ift`` layout (``format = "pairs"``).
+* ``[tokenizer]`` the tokenizer of students built from config (``synthetic``: built from the synthetic
+  families; or a directory). Pretrained students use their own.
+* ``[[students]]`` ``train.StudentSpec`` fields; ``[train]`` ``train.TrainConfig``.
+* ``[[benchmarks]]`` spec names or spec files, with option overrides; ``[eval]`` ``evaluate.EvalConfig``;
+  ``[grading]`` the jury file (rule graders always run).
+* ``[compute]`` the plan's assumptions (GPU peak, MFU, expected lengths); ``[executor]`` local or SLURM.
+
+Errors name the file and the key: ``studies/x.toml: [train].batch_size: expected an integer, got 'big'``.
+
+Example::
+
+    from scale_or_reason.study.config import load_study_file
+    cfg = load_study_file("studies/demo.toml")       # or a shipped name: "demo", "quick", "paper"
+    print([s.name for s in cfg.students], cfg.study.arms)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..data import Arm
+from ..evaluate.runner import EvalConfig
+from ..records import FAMILIES
+from ..teacher.runner import GenerateConfig
+from ..train import StudentSpec, TrainConfig
+from ..util import from_table
+
+__all__ = ["BenchmarkEntry", "ComputeSection", "ExecutorSection", "GradingSection", "PromptSource", "StudyConfig",
+           "StudySection", "TokenizerSection", "load_study_file", "shipped_studies"]
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+"""Names that become directory names and task ids: no separators, no leading dot, no spaces."""
+
+STAGES = ("tokenizer", "generate", "bench", "train", "evaluate", "analysis")
+"""The stages of a study, in dependency order."""
+
+# GenerateConfig fields that describe one prompt source (they live in [[prompts]]) or that the study sets.
+_SOURCE_FIELDS = {"source", "out", "limit", "split", "prompt_field", "system_field", "reference_field", "id_field",
+                  "family_field", "progress"}
+
+
+@dataclass
+class StudyStudent(StudentSpec):
+    """One ``[[students]]`` entry: a ``train.StudentSpec`` plus what the study needs to know about it."""
+
+    data: list[str] = field(default_factory=list)
+    """Names of the ``[[prompts]]`` sources this student trains on (empty: all of them). The paper trains
+    one set of students on the general corpus and another on the math corpus."""
+    arms: list[str] = field(default_factory=list)
+    """Arms of this student (empty: ``[study].arms``)."""
+    architecture: dict[str, Any] = field(default_factory=dict)
+    """The ``config.json`` contents of a pretrained student, used only by ``sor study plan`` when the
+    checkpoint is not on this machine."""
+
+    def spec(self) -> StudentSpec:
+        """The training stage's view (what a run's key hashes)."""
+        return StudentSpec(**{f.name: getattr(self, f.name) for f in dataclasses.fields(StudentSpec)})
+
+
+@dataclass
+class StudySection:
+    """The ``[study]`` table."""
+
+    name: str = "study"
+    """Study name, shown in the report."""
+    seed: int = 0
+    """Seed of the arms' sample choice and order (students' initialisation seeds are ``[train].seed``)."""
+    arms: list[str] = field(default_factory=lambda: ["ift", "reasoning"])
+    """Arms every student is trained on: ``ift``, ``reasoning``, ``sequential:ρ``, ``mixed:ρ``."""
+    samples: int = 0
+    """Samples per arm, drawn from the pooled prompt sources (0: every pair). Every arm has this many."""
+
+
+@dataclass
+class PromptSource:
+    """One ``[[prompts]]`` entry: a prompt source the teacher answers, or ready-made pairs."""
+
+    name: str
+    """Name of the source; its pairs go to ``pairs/<name>/``."""
+    source: str
+    """JSONL, Parquet, saved HF dataset dir, hub id, or ``synthetic:FAM[,FAM]:N[:SEED]``."""
+    format: str = "prompts"
+    """``prompts`` (the teacher answers them) or ``pairs`` (the released ``prompt``/``reasoning``/``ift``
+    layout, imported as they are: no teacher runs)."""
+    split: str = "train"
+    """Split of a dataset source."""
+    limit: int | None = None
+    """Only the first ``limit`` prompts."""
+    prompt_field: str = "prompt"
+    """Field with the prompt (or a chat)."""
+    system_field: str | None = None
+    """Field with a system prompt."""
+    reference_field: str | None = None
+    """Field with a reference answer."""
+    id_field: str | None = None
+    """Field with prompt ids (default: row index + text hash)."""
+    family_field: str | None = None
+    """Field with a family label."""
+    expected_prompts: int | None = None
+    """Prompt count the plan assumes when it cannot count the source (a hub id with no local copy)."""
+    expected_prompt_tokens: int | None = None
+    """Mean prompt tokens the plan assumes until pairs exist (None: ``[compute].prompt_tokens``)."""
+    expected_ift_tokens: int | None = None
+    """Mean IFT answer tokens the plan assumes until pairs exist (None: ``[compute].ift_tokens``)."""
+    expected_reasoning_tokens: int | None = None
+    """Mean reasoning output tokens (trace + answer) assumed until pairs exist (None: ``[compute]``'s)."""
+
+
+@dataclass
+class TokenizerSection:
+    """The ``[tokenizer]`` table: the tokenizer of students built from config (and of the synthetic teacher)."""
+
+    kind: str = "none"
+    """``synthetic`` (a byte-level BPE built from the synthetic families' texts, with a Qwen3-style chat
+    template), ``path`` (a tokenizer directory) or ``none`` (every student is pretrained)."""
+    path: str | None = None
+    """``path``: the tokenizer directory."""
+    families: list[str] = field(default_factory=lambda: list(FAMILIES))
+    """``synthetic``: families whose texts train the BPE."""
+    vocab: int = 512
+    """``synthetic``: vocabulary size."""
+
+
+@dataclass
+class BenchmarkEntry:
+    """One ``[[benchmarks]]`` entry."""
+
+    name: str
+    """A shipped spec name (``sor bench list``) or a path to a spec TOML file."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Overrides of the spec's adapter options (e.g. ``{n = 100, seed = 0}`` for the synthetic families)."""
+    source: str | None = None
+    """A local copy of the benchmark's data (file or dataset directory) for machines without hub access."""
+
+
+@dataclass
+class GradingSection:
+    """The ``[grading]`` table. Rule graders always run; a jury adds the paper's LLM-judge score."""
+
+    jury: str | None = None
+    """Jury file (TOML with ``[[judges]]``, see ``docs/benchmarks.md``); None: rule graders only."""
+
+
+@dataclass
+class ComputeSection:
+    """The ``[compute]`` table: what ``sor study plan`` assumes to turn FLOPs into GPU-hours."""
+
+    gpu: str = "H100-SXM"
+    """GPU name, shown in the plan."""
+    peak_flops: float = 989e12
+    """Peak dense bf16 FLOP/s of one GPU (H100 SXM: 989 TFLOP/s)."""
+    mfu_train: float = 0.35
+    """Model-FLOPs utilisation of training."""
+    mfu_inference: float = 0.10
+    """Model-FLOPs utilisation of generation (decoding is memory-bound: far below training's)."""
+    convention: str = "paper"
+    """FLOPs convention of the plan: ``paper``, ``exact`` or ``6nd``."""
+    prompt_tokens: int = 150
+    """Expected prompt tokens of a training prompt, until pairs exist."""
+    ift_tokens: int = 500
+    """Expected IFT answer tokens, until pairs exist."""
+    reasoning_tokens: int = 4000
+    """Expected reasoning output tokens (trace + answer), until pairs exist."""
+    eval_ift_tokens: int = 500
+    """Expected tokens of an IFT student's answer on a benchmark, until answers exist."""
+    eval_reasoning_tokens: int = 4000
+    """Expected tokens of a reasoning student's answer on a benchmark, until answers exist."""
+    eval_prompt_tokens: int = 200
+    """Expected benchmark prompt tokens, until the benchmark is prepared."""
+    eval_items: int = 1000
+    """Expected items of a benchmark that is not prepared yet."""
+
+
+@dataclass
+class ExecutorSection:
+    """The ``[executor]`` table: where tasks run."""
+
+    kind: str = "local"
+    """``local`` (this process, one task at a time) or ``slurm`` (one submitit job per task)."""
+    folder: str = "slurm"
+    """slurm: job scripts and logs, relative to the study directory."""
+    cluster: str = "slurm"
+    """slurm: submitit's cluster, ``slurm``, or ``local`` (submitit's local executor: jobs as subprocesses
+    in dependency waves, for testing a study's jobs without a cluster)."""
+    partition: str | None = None
+    """slurm: partition."""
+    account: str | None = None
+    """slurm: account."""
+    qos: str | None = None
+    """slurm: quality of service."""
+    gpus: dict[str, int] = field(default_factory=lambda: {"generate": 8, "train": 8, "evaluate": 1})
+    """GPUs per task of each stage (stages not named get none). Training with more than one GPU is launched
+    with ``accelerate launch`` (``accelerate_config``)."""
+    time_min: dict[str, int] = field(default_factory=lambda: {"generate": 2880, "train": 2880, "evaluate": 720})
+    """slurm: time limit per task of each stage, minutes (default for stages not named: 60)."""
+    cpus_per_task: int = 16
+    """slurm: CPUs per task."""
+    mem: str | None = None
+    """slurm: memory per node, e.g. ``"512G"``."""
+    accelerate_config: str | None = None
+    """Training on several GPUs: an accelerate config file (``configs/accelerate/*.yaml``)."""
+    setup: list[str] = field(default_factory=list)
+    """slurm: shell lines run before each task (``module load ...``, ``source .venv/bin/activate``)."""
+    python: str | None = None
+    """slurm: the python running the tasks (default: this one)."""
+
+
+@dataclass
+class StudyConfig:
+    """A whole study, as read from its file."""
+
+    study: StudySection
+    """``[study]``."""
+    teacher: GenerateConfig
+    """``[teacher]``: the generation settings shared by every prompt source."""
+    prompts: list[PromptSource]
+    """``[[prompts]]``."""
+    tokenizer: TokenizerSection
+    """``[tokenizer]``."""
+    students: list[StudyStudent]
+    """``[[students]]``."""
+    train: TrainConfig
+    """``[train]``."""
+    benchmarks: list[BenchmarkEntry]
+    """``[[benchmarks]]``."""
+    eval: EvalConfig
+    """``[eval]``."""
+    grading: GradingSection
+    """``[grading]``."""
+    compute: ComputeSection
+    """``[compute]``."""
+    executor: ExecutorSection
+    """``[executor]``."""
+    path: str = ""
+    """The file the study was read from (absolute), or ``shipped:NAME`` for a shipped study."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def arms(self, student: StudyStudent | None = None) -> list[Arm]:
+        """The arms of ``student`` (its own list, else ``[study].arms``)."""
+        return [Arm.parse(a) for a in ((student.arms if student else None) or self.study.arms)]
+
+    def student(self, name: str) -> StudyStudent:
+        return next(s for s in self.students if s.name == name)
+
+    def sources(self, student: StudyStudent) -> list[PromptSource]:
+        """The prompt sources ``student`` trains on."""
+        return [p for p in self.prompts if not student.data or p.name in student.data]
+
+    def with_changes(self, **tables: Any) -> StudyConfig:
+        return dataclasses.replace(self, **tables)
+
+
+_TABLES = {"study", "teacher", "prompts", "tokenizer", "students", "train", "benchmarks", "eval", "grading",
+           "compute", "executor"}
+
+
+def shipped_studies() -> list[str]:
+    """Names of the study files shipped with the package (``studies/*.toml``)."""
+    return sorted(p.name[:-5] for p in resources.files("scale_or_reason.studies").iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def _read(source: str | Path) -> tuple[dict[str, Any], str, Path | None, bool]:
+    path = Path(source)
+    if path.suffix == ".toml" or path.exists():
+        if not path.exists():
+            raise FileNotFoundError(f"study file {path} does not exist")
+        text, label, base, shipped = path.read_text(), str(path), path.resolve().parent, False
+    else:
+        res = resources.files("scale_or_reason.studies").joinpath(f"{source}.toml")
+        if not res.is_file():
+            raise ValueError(f"unknown study {source!r}: give a TOML file or one of {', '.join(shipped_studies())}")
+        text, label, shipped = res.read_text(), f"studies/{source}.toml", True
+        base = Path(str(res)).parent if Path(str(res)).is_file() else None
+    try:
+        return tomllib.loads(text), label, base, shipped
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{label}: invalid TOML ({e})") from None
+
+
+def _list(raw: dict[str, Any], key: str, label: str) -> list[dict[str, Any]]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ValueError(f"{label}: [[{key}]] must be an array of tables")
+    return value
+
+
+def _names(items: list[Any], what: str, label: str) -> None:
+    seen: set[str] = set()
+    for i, it in enumerate(items):
+        if not SAFE_NAME.match(it.name):
+            raise ValueError(f"{label}: [[{what}]] #{i + 1}.name: {it.name!r} is not a safe name (letters, digits, "
+                             f"'.', '_', '-'; no leading dot; at most 64 characters)")
+        if it.name in seen:
+            raise ValueError(f"{label}: [[{what}]] #{i + 1}.name: {it.name!r} is used twice")
+        seen.add(it.name)
+
+
+def _resolve(base: Path | None, value: str | None) -> str | None:
+    """A relative path in a study file is relative to the file (if it names something that exists there)."""
+    if not value or base is None or Path(value).is_absolute():
+        return value
+    candidate = base / value
+    return str(candidate) if candidate.exists() else value
+
+
+def load_study_file(source: str | Path) -> StudyConfig:
+    """Read and validate a study file (a path, or the name of a shipped study such as ``demo``)."""
+    raw, label, base, shipped = _read(source)
+    unknown = sorted(set(raw) - _TABLES)
+    if unknown:
+        raise ValueError(f"{label}: unknown table(s) {', '.join(unknown)}; known: {', '.join(sorted(_TABLES))}")
+    for key in _TABLES - {"prompts", "students", "benchmarks"}:
+        if key in raw and not isinstance(raw[key], dict):
+            raise ValueError(f"{label}: [{key}] must be a table")
+
+    study = from_table(StudySection, raw.get("study", {}), f"{label}: [study]")
+    if not SAFE_NAME.match(study.name):
+        raise ValueError(f"{label}: [study].name: {study.name!r} is not a safe name")
+    if not study.arms:
+        raise ValueError(f"{label}: [study].arms: no arm given")
+    for i, a in enumerate(study.arms):
+        try:
+            Arm.parse(a)
+        except ValueError as e:
+            raise ValueError(f"{label}: [study].arms[{i}]: {e}") from None
+    if len({Arm.parse(a).name for a in study.arms}) != len(study.arms):
+        raise ValueError(f"{label}: [study].arms: an arm is listed twice")
+    if study.samples < 0:
+        raise ValueError(f"{label}: [study].samples: must be >= 0, got {study.samples}")
+
+    tdata = dict(raw.get("teacher", {}))
+    bad = sorted(set(tdata) & _SOURCE_FIELDS)
+    if bad:
+        raise ValueError(f"{label}: [teacher]: {', '.join(bad)} belong(s) to each [[prompts]] entry")
+    teacher = from_table(GenerateConfig, tdata, f"{label}: [teacher]")
+    if teacher.backend not in ("synthetic", "hf", "openai", "vllm"):
+        raise ValueError(f"{label}: [teacher].backend: {teacher.backend!r} is not synthetic, hf, openai or vllm")
+    teacher = dataclasses.replace(teacher, model=_resolve(base, teacher.model),
+                                  tokenizer=_resolve(base, teacher.tokenizer),
+                                  teacher_config=_resolve(base, teacher.teacher_config), progress=False)
+
+    prompts = [from_table(PromptSource, t, f"{label}: [[prompts]] #{i + 1}")
+               for i, t in enumerate(_list(raw, "prompts", label))]
+    if not prompts:
+        raise ValueError(f"{label}: no [[prompts]] given")
+    _names(prompts, "prompts", label)
+    for i, p in enumerate(prompts):
+        if p.format not in ("prompts", "pairs"):
+            raise ValueError(f"{label}: [[prompts]] #{i + 1}.format: {p.format!r} is not 'prompts' or 'pairs'")
+        if p.limit is not None and p.limit <= 0:
+            raise ValueError(f"{label}: [[prompts]] #{i + 1}.limit: must be positive, got {p.limit}")
+    prompts = [dataclasses.replace(p, source=_resolve(base, p.source) or p.source) for p in prompts]
+
+    tokenizer = from_table(TokenizerSection, raw.get("tokenizer", {}), f"{label}: [tokenizer]")
+    if tokenizer.kind not in ("synthetic", "path", "none"):
+        raise ValueError(f"{label}: [tokenizer].kind: {tokenizer.kind!r} is not synthetic, path or none")
+    if tokenizer.kind == "path" and not tokenizer.path:
+        raise ValueError(f"{label}: [tokenizer].path: required with kind = 'path'")
+    for fam in tokenizer.families:
+        if fam not in FAMILIES:
+            raise ValueError(f"{label}: [tokenizer].families: unknown family {fam!r}")
+    tokenizer = dataclasses.replace(tokenizer, path=_resolve(base, tokenizer.path))
+
+    students = [from_table(StudyStudent, t, f"{label}: [[students]] #{i + 1}")
+                for i, t in enumerate(_list(raw, "students", label))]
+    if not students:
+        raise ValueError(f"{label}: no [[students]] given")
+    _names(students, "students", label)
+    for i, s in enumerate(students):
+        where = f"{label}: [[students]] #{i + 1}"
+        if not s.pretrained and "model_type" not in s.config:
+            raise ValueError(f"{where}: give 'pretrained' or a 'config' with 'model_type'")
+        if not s.pretrained and tokenizer.kind == "none":
+            raise ValueError(f"{where}: a student built from config needs [tokenizer] kind = 'synthetic' or 'path'")
+        for name in s.data:
+            if name not in {p.name for p in prompts}:
+                raise ValueError(f"{where}.data: no [[prompts]] source named {name!r}")
+        for j, a in enumerate(s.arms):
+            try:
+                Arm.parse(a)
+            except ValueError as e:
+                raise ValueError(f"{where}.arms[{j}]: {e}") from None
+        for fmt, lr in s.learning_rate.items():
+            if fmt not in ("ift", "reasoning"):
+                raise ValueError(f"{where}.learning_rate: unknown format {fmt!r} (ift, reasoning)")
+            if not lr > 0:
+                raise ValueError(f"{where}.learning_rate.{fmt}: must be positive, got {lr}")
+    students = [dataclasses.replace(s, pretrained=_resolve(base, s.pretrained)) for s in students]
+
+    train = from_table(TrainConfig, raw.get("train", {}), f"{label}: [train]")
+    for key in ("batch_size", "micro_batch_size", "epochs", "max_length"):
+        if getattr(train, key) <= 0:
+            raise ValueError(f"{label}: [train].{key}: must be positive, got {getattr(train, key)}")
+    if train.batch_size % train.micro_batch_size:
+        raise ValueError(f"{label}: [train].batch_size {train.batch_size} is not a multiple of micro_batch_size "
+                         f"{train.micro_batch_size}")
+    if not train.learning_rate > 0:
+        raise ValueError(f"{label}: [train].learning_rate: must be positive")
+
+    benchmarks = [from_table(BenchmarkEntry, t, f"{label}: [[benchmarks]] #{i + 1}")
+                  for i, t in enumerate(_list(raw, "benchmarks", label))]
+    if not benchmarks:
+        raise ValueError(f"{label}: no [[benchmarks]] given")
+    from ..evaluate.specs import load_spec
+
+    for i, b in enumerate(benchmarks):
+        b.name = _resolve(base, b.name) or b.name
+        b.source = _resolve(base, b.source)
+        try:
+            load_spec(b.name)
+        except (ValueError, FileNotFoundError) as e:
+            raise ValueError(f"{label}: [[benchmarks]] #{i + 1}.name: {e}") from None
+    spec_names = [load_spec(b.name).name for b in benchmarks]
+    if len(set(spec_names)) != len(spec_names):
+        raise ValueError(f"{label}: [[benchmarks]]: a benchmark is listed twice")
+
+    ev = from_table(EvalConfig, raw.get("eval", {}), f"{label}: [eval]")
+    if ev.backend not in ("hf", "vllm", "openai"):
+        raise ValueError(f"{label}: [eval].backend: {ev.backend!r} is not hf, vllm or openai")
+    grading = from_table(GradingSection, raw.get("grading", {}), f"{label}: [grading]")
+    grading = dataclasses.replace(grading, jury=_resolve(base, grading.jury))
+    compute = from_table(ComputeSection, raw.get("compute", {}), f"{label}: [compute]")
+    for key in ("peak_flops", "mfu_train", "mfu_inference"):
+        if not getattr(compute, key) > 0:
+            raise ValueError(f"{label}: [compute].{key}: must be positive")
+    if compute.mfu_train > 1 or compute.mfu_inference > 1:
+        raise ValueError(f"{label}: [compute]: an MFU is a fraction of the peak, at most 1")
+    if compute.convention not in ("paper", "exact", "6nd"):
+        raise ValueError(f"{label}: [compute].convention: {compute.convention!r} is not paper, exact or 6nd")
+    executor = from_table(ExecutorSection, raw.get("executor", {}), f"{label}: [executor]")
+    executor = dataclasses.replace(executor, accelerate_config=_resolve(base, executor.accelerate_config))
+    if executor.kind not in ("local", "slurm"):
+        raise ValueError(f"{label}: [executor].kind: {executor.kind!r} is not local or slurm")
+    if executor.cluster not in ("slurm", "local", "debug"):
+        raise ValueError(f"{label}: [executor].cluster: {executor.cluster!r} is not slurm, local or debug")
+    for key in ("gpus", "time_min"):
+        for stage, n in getattr(executor, key).items():
+            if stage not in STAGES:
+                raise ValueError(f"{label}: [executor].{key}: unknown stage {stage!r} ({', '.join(STAGES)})")
+            if n < 0:
+                raise ValueError(f"{label}: [executor].{key}.{stage}: must be >= 0")
+    return StudyConfig(study=study, teacher=teacher, prompts=prompts, tokenizer=tokenizer, students=students,
+                       train=train, benchmarks=benchmarks, eval=ev, grading=grading, compute=compute,
+                       executor=executor, path=f"shipped:{source}" if shipped else str(Path(source).resolve()))

@@ -1,0 +1,203 @@
+"""A study as a graph of tasks with deterministic ids, keys and dependencies, and each task's recorded state.
+
+``expand(cfg)`` turns a study file into tasks, in dependency order::
+
+    tokenizer                     (students built from config with the synthetic tokenizer)
+    generate/<prompts>            one per [[prompts]] source: the teacher (or an import) into pairs/<name>/
+    bench/<benchmark>             one per [[benchmarks]]: the prepared copy under bench/
+    train/<student>-<arm>         one per student x arm; needs every generate task (+ tokenizer)
+    evaluate/<run>/<benchmark>    one per run x benchmark: generate, grade (rules, jury), count FLOPs
+    analysis                      results table, frontiers, verdicts, report; needs every evaluate task
+
+A task's *key* hashes what defines its work and its dependencies' keys, so changing one benchmark's
+options changes that benchmark's bench and evaluate tasks and the analysis, and nothing else.
+
+Each task records its state in ``tasks/<id>.json`` (``/`` in ids becomes ``~``): ``running``, ``done``
+or ``failed`` (with the reason), ``submitted`` (with a SLURM job id), under the key it ran with. A task
+whose recorded key differs from its current key is pending again ("inputs changed").
+
+Example::
+
+    from scale_or_reason.study.config import load_study_file
+    from scale_or_reason.study.graph import expand, task_states
+    tasks = expand(load_study_file("quick"))
+    states = task_states(tasks, "sor-study")          # {task id: TaskState}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..data import Arm
+from ..evaluate.specs import load_spec
+from ..util import read_json, stable_hash, write_json
+from .config import StudyConfig
+
+__all__ = ["Task", "TaskState", "expand", "mark", "run_name", "task_states"]
+
+# Generation settings that do not change what is generated (throughput, retries, display).
+_TEACHER_RUNTIME = {"concurrency", "timeout_s", "max_retries", "backoff_base_s", "backoff_max_s", "batch_size",
+                    "shard_size", "flush_seconds", "progress", "api_key_env", "device", "tensor_parallel_size",
+                    "probe_pairs", "base_url"}
+_TRAIN_RUNTIME = {"threads", "tensorboard", "save_steps"}
+_EVAL_RUNTIME = {"batch_size", "threads", "device", "concurrency", "timeout_s", "max_retries", "api_key_env",
+                 "base_url", "tensor_parallel_size"}
+
+
+@dataclass
+class Task:
+    """One unit of work of a study."""
+
+    id: str
+    """Deterministic id, e.g. ``train/s1-ift``; also the state file's name."""
+    stage: str
+    """``tokenizer``, ``generate``, ``bench``, ``train``, ``evaluate`` or ``analysis``."""
+    deps: list[str]
+    """Ids of the tasks that must be done first."""
+    spec: dict[str, Any]
+    """What defines the work (hashed into the key); also what the stage functions read."""
+    key: str = ""
+    """Hash of ``spec`` and the dependencies' keys."""
+
+    @property
+    def name(self) -> str:
+        """The id without its stage prefix (``s1-ift/gsm8k``)."""
+        return self.id.partition("/")[2] or self.id
+
+
+@dataclass
+class TaskState:
+    """What is known of a task's last execution."""
+
+    status: str
+    """``done``, ``failed``, ``running``, ``submitted``, ``pending`` or ``blocked`` (a dependency failed)."""
+    reason: str = ""
+    """Failed: the error's one line; pending: why (``never run``, ``inputs changed``, ``interrupted``)."""
+    record: dict[str, Any] = field(default_factory=dict)
+    """The state file's content."""
+
+
+def run_name(student: str, arm: Arm) -> str:
+    """Directory name of one training run: ``s1-ift``, ``s1-sequential0.25``."""
+    return f"{student}-{arm.name.replace(':', '')}"
+
+
+def _drop(d: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+def _file_hash(path: str | None) -> str | None:
+    if not path or not Path(path).is_file():
+        return None
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def expand(cfg: StudyConfig) -> list[Task]:
+    """The study's tasks in dependency order, with their keys."""
+    tasks: list[Task] = []
+    synthetic_tok = cfg.tokenizer.kind == "synthetic"
+    if synthetic_tok:
+        tasks.append(Task("tokenizer", "tokenizer", [], {"families": cfg.tokenizer.families,
+                                                         "vocab": cfg.tokenizer.vocab, "v": 1}))
+    teacher = _drop(asdict(cfg.teacher), _TEACHER_RUNTIME)
+    for p in cfg.prompts:
+        uses_tok = synthetic_tok and cfg.teacher.backend == "synthetic" and not cfg.teacher.tokenizer
+        spec = {"prompts": asdict(p), "teacher": teacher if p.format == "prompts" else None, "v": 1}
+        tasks.append(Task(f"generate/{p.name}", "generate", ["tokenizer"] if uses_tok else [], spec))
+    bench_ids = []
+    for b in cfg.benchmarks:
+        s = load_spec(b.name)
+        spec_dict = _drop(asdict(s), {"path"})
+        spec_dict["options"] = {**s.options, **b.options}
+        tasks.append(Task(f"bench/{s.name}", "bench", [], {"spec": spec_dict, "entry": asdict(b),
+                                                           "source_hash": _file_hash(b.source), "v": 1}))
+        bench_ids.append(f"bench/{s.name}")
+    tok = {"kind": cfg.tokenizer.kind, "path": cfg.tokenizer.path}
+    train = _drop(asdict(cfg.train), _TRAIN_RUNTIME)
+    ev = _drop(asdict(cfg.eval), _EVAL_RUNTIME)
+    jury = {"file": cfg.grading.jury, "hash": _file_hash(cfg.grading.jury)} if cfg.grading.jury else None
+    eval_ids = []
+    for student in cfg.students:
+        sdict = asdict(student.spec())
+        gen_ids = [f"generate/{p.name}" for p in cfg.sources(student)]
+        for arm in cfg.arms(student):
+            run = run_name(student.name, arm)
+            deps = gen_ids + (["tokenizer"] if synthetic_tok and not student.pretrained else [])
+            tasks.append(Task(f"train/{run}", "train", deps,
+                              {"student": sdict, "data": [p.name for p in cfg.sources(student)],
+                               "arm": arm.name, "samples": cfg.study.samples,
+                               "seed": cfg.study.seed, "train": train, "tokenizer": tok, "v": 1}))
+            for bid in bench_ids:
+                bench = bid.partition("/")[2]
+                tasks.append(Task(f"evaluate/{run}/{bench}", "evaluate", [f"train/{run}", bid],
+                                  {"run": run, "student": student.name, "arm": arm.name, "benchmark": bench,
+                                   "thinking": arm.kind != "ift", "eval": ev, "jury": jury, "v": 1}))
+                eval_ids.append(f"evaluate/{run}/{bench}")
+    tasks.append(Task("analysis", "analysis", eval_ids, {"name": cfg.study.name, "v": 1}))
+    keys: dict[str, str] = {}
+    for t in tasks:
+        t.key = stable_hash({"stage": t.stage, "spec": t.spec, "deps": [keys[d] for d in t.deps]}, 16)
+        keys[t.id] = t.key
+    return tasks
+
+
+def state_path(out: str | Path, task_id: str) -> Path:
+    return Path(out) / "tasks" / (task_id.replace("/", "~") + ".json")
+
+
+def mark(out: str | Path, task: Task, status: str, **extra: Any) -> dict[str, Any]:
+    """Record ``task``'s state (atomically); returns the record."""
+    path = state_path(out, task.id)
+    old = read_json(path) if path.exists() else {}
+    record = {"id": task.id, "key": task.key, "status": status, "time": time.time(), "host": socket.gethostname(),
+              "pid": os.getpid(), **extra}
+    if status != "running" and old.get("key") == task.key and "started" in old:
+        record.setdefault("started", old["started"])
+    if status == "running":
+        record["started"] = record["time"]
+    write_json(path, record)
+    return record
+
+
+def _alive(record: dict[str, Any]) -> bool:
+    """Whether a ``running`` record's process still runs (only knowable on the same host)."""
+    if record.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(record.get("pid", -1)), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def task_states(tasks: list[Task], out: str | Path) -> dict[str, TaskState]:
+    """Each task's state from ``out/tasks/``, with failures propagated to dependants as ``blocked``."""
+    states: dict[str, TaskState] = {}
+    for t in tasks:
+        path = state_path(out, t.id)
+        if not path.exists():
+            st = TaskState("pending", "never run")
+        else:
+            rec = read_json(path)
+            if rec.get("key") != t.key:
+                st = TaskState("pending", "inputs changed", rec)
+            elif rec["status"] == "running" and not _alive(rec):
+                st = TaskState("pending", "interrupted", rec)
+            else:
+                st = TaskState(rec["status"], rec.get("error", ""), rec)
+        if st.status not in ("done", "failed"):
+            bad = [d for d in t.deps if states[d].status in ("failed", "blocked")]
+            if bad:
+                st = dataclasses.replace(st, status="blocked", reason=f"{bad[0]} failed")
+        states[t.id] = st
+    return states

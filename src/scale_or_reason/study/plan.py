@@ -1,0 +1,254 @@
+"""``sor study plan``: each task's FLOPs and GPU-hours, before (or while) a study runs, without running anything.
+
+Per task the FLOPs come from the best data at hand, and the plan says which (``basis``):
+
+* ``measured``: the task is done: the teacher's stored pairs, the run's recorded per-sample lengths
+  (``order.jsonl``), the answers' recorded prompt and generated tokens, recomputed under the plan's
+  convention (so they equal the ledger's numbers under the same convention).
+* ``pairs``: the pairs exist but the run is not trained: per-sample lengths from the pairs' token counts
+  (the teacher's tokenizer, which is the student's for the paper's Qwen3 -> Qwen2.5), plus the mean
+  tokens the student's chat template adds, measured on a few rendered pairs when its tokenizer is here.
+* ``assumed``: nothing exists yet: prompt counts of the sources (or ``expected_prompts``) and the expected
+  lengths of ``[compute]``.
+
+GPU-hours = FLOPs / (GPU peak x MFU) / 3600, with training's MFU for training and generation's for the
+teacher and the evaluation. The teacher and evaluation costs use the architecture of the model that runs
+(a teacher with no config known costs NaN: give ``[teacher].teacher_config``); the synthetic teacher runs
+no model (0). An imported pair source costs nothing here (its teacher ran elsewhere).
+
+Example::
+
+    from scale_or_reason.study import load_study_file, plan_study
+    plan = plan_study(load_study_file("paper"), "sor-paper")
+    print(plan.groupby("stage")[["flops", "gpu_hours"]].sum())
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..data import Arm
+from ..flops import Architecture, inference_flops, train_flops
+from .config import StudyConfig
+from .graph import Task, expand, task_states
+
+__all__ = ["plan_study", "stage_totals"]
+
+
+def _student_arch(cfg: StudyConfig, out: Path, name: str) -> Architecture | None:
+    s = cfg.student(name)
+    run_cfg = None
+    for run in sorted((out / "runs").glob(f"{name}-*/config.json")):
+        run_cfg = run
+        break
+    if run_cfg is not None:
+        return Architecture.from_config(run_cfg)
+    if s.architecture:
+        return Architecture.from_config(dict(s.architecture))
+    if s.pretrained:
+        p = Path(s.pretrained) / "config.json"
+        return Architecture.from_config(p) if p.exists() else None
+    conf = dict(s.config)
+    tok_dir = (out / "tokenizer") if cfg.tokenizer.kind == "synthetic" else Path(cfg.tokenizer.path or "")
+    vocab = None
+    if (tok_dir / "tokenizer.json").exists():
+        from transformers import AutoTokenizer
+
+        vocab = len(AutoTokenizer.from_pretrained(tok_dir))
+    conf.setdefault("vocab_size", vocab or cfg.tokenizer.vocab)
+    return Architecture.from_config(conf)
+
+
+def _teacher_arch(cfg: StudyConfig) -> Architecture | None:
+    t = cfg.teacher
+    for p in (t.teacher_config, t.model):
+        if p:
+            path = Path(p)
+            path = path / "config.json" if path.is_dir() else path
+            if path.is_file() and path.suffix == ".json":
+                return Architecture.from_config(path)
+    return None
+
+
+def _prompt_count(cfg: StudyConfig, name: str) -> int | None:
+    from ..teacher.sources import count_prompts
+
+    p = next(x for x in cfg.prompts if x.name == name)
+    n = count_prompts(p.source, split=p.split, limit=p.limit) if not p.source.startswith("hf:") else None
+    if n is None:
+        n = p.expected_prompts
+    return min(n, p.limit) if (n is not None and p.limit) else n
+
+
+def _store_lengths(cfg: StudyConfig, out: Path) -> dict[str, dict[str, tuple[int, int]]]:
+    """Per prompt source with pairs on disk: prompt id -> (IFT, reasoning) stored training lengths."""
+    from ..teacher.store import iter_pairs
+
+    cols = ["prompt_id", "ift_prompt_tokens", "ift_completion_tokens", "prompt_tokens", "reasoning_completion_tokens"]
+    found: dict[str, dict[str, tuple[int, int]]] = {}
+    for p in cfg.prompts:
+        store = out / "pairs" / p.name
+        if not any(store.glob("*.parquet")):
+            continue
+        lengths = found.setdefault(p.name, {})
+        for batch in iter_pairs(store, columns=cols):
+            for r in batch:
+                lengths[r["prompt_id"]] = (int(r["ift_prompt_tokens"] or 0) + int(r["ift_completion_tokens"] or 0),
+                                           int(r["prompt_tokens"] or 0) + int(r["reasoning_completion_tokens"] or 0))
+    return found
+
+
+def _template_overhead(cfg: StudyConfig, out: Path, student: str, n: int = 256) -> tuple[float, float]:
+    """Mean tokens the student's chat template adds to a pair's stored (IFT, reasoning) lengths.
+
+    The stores count tokens as the teacher's template lays them out; a student's template adds or drops a
+    few per sample (role markers, the think block's placement, end tokens). Measured by rendering up to
+    ``n`` stored pairs exactly as training does (``data.render``); (0, 0) without a local tokenizer."""
+    from .stages import student_tokenizer
+
+    tok_dir = student_tokenizer(cfg, out, cfg.student(student))
+    if not (tok_dir / "tokenizer_config.json").exists():
+        return 0.0, 0.0
+    from transformers import AutoTokenizer
+
+    from ..data import add_think_switch, render
+    from ..teacher.store import _row_to_pair, iter_pairs
+
+    tok = AutoTokenizer.from_pretrained(tok_dir)
+    add_think_switch(tok)
+    diffs: tuple[list[int], list[int]] = ([], [])
+    sources = cfg.sources(cfg.student(student))
+    for p in sources:
+        for batch in iter_pairs(out / "pairs" / p.name):
+            for row in batch[: max(1, n // len(sources))]:
+                pair = _row_to_pair(row)
+                stored = (pair.ift_prompt_tokens + pair.ift_completion_tokens,
+                          pair.prompt_tokens + pair.reasoning_completion_tokens)
+                for i, fmt in enumerate(("ift", "reasoning")):
+                    prompt, completion = render(tok, pair, fmt)
+                    diffs[i].append(len(tok(prompt + completion, add_special_tokens=False)["input_ids"]) - stored[i])
+            break
+    return tuple(sum(d) / len(d) if d else 0.0 for d in diffs)  # type: ignore[return-value]
+
+
+def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = None) -> pd.DataFrame:
+    """One row per task: id, stage, status, FLOPs, basis, GPU-hours (see the module docstring)."""
+    from ..data import build_arm
+    from ..teacher.runner import store_teacher_flops
+
+    out = Path(out).resolve()
+    tasks = tasks or expand(cfg)
+    states = task_states(tasks, out)
+    conv = cfg.compute.convention
+    teacher_arch = _teacher_arch(cfg)
+    stored = _store_lengths(cfg, out)
+    archs: dict[str, Architecture | None] = {}
+    overheads: dict[str, tuple[float, float]] = {}
+    rows: list[dict[str, Any]] = []
+    c = cfg.compute
+    for t in tasks:
+        st = states[t.id]
+        flops, basis = 0.0, "none"
+        if t.stage == "generate":
+            src = next(p for p in cfg.prompts if p.name == t.name)
+            store = out / "pairs" / src.name
+            if src.format == "pairs":
+                basis = "imported"
+            elif cfg.teacher.backend == "synthetic":
+                basis = "no model"
+            elif teacher_arch is None:
+                flops, basis = math.nan, "no teacher config"
+            elif st.status == "done":
+                flops, basis = store_teacher_flops(store, teacher_arch, conv), "measured"
+            else:
+                n = _prompt_count(cfg, src.name)
+                pt = src.expected_prompt_tokens or c.prompt_tokens
+                per = (inference_flops(teacher_arch, pt, src.expected_ift_tokens or c.ift_tokens, conv)
+                       + inference_flops(teacher_arch, pt, src.expected_reasoning_tokens or c.reasoning_tokens, conv))
+                flops, basis = (per * n, "assumed") if n is not None else (math.nan, "unknown prompt count")
+        elif t.stage == "train":
+            student = cfg.student(t.spec["student"]["name"])
+            arch = archs.setdefault(student.name, _student_arch(cfg, out, student.name))
+            run = out / "runs" / t.name
+            sources = cfg.sources(student)
+            gen_done = all(states[f"generate/{p.name}"].status == "done" and p.name in stored for p in sources)
+            if arch is None:
+                flops, basis = math.nan, "no student config"
+            elif st.status == "done" and (run / "order.jsonl").exists():
+                lengths = [json.loads(line)["tokens"] for line in (run / "order.jsonl").read_text().splitlines()]
+                flops = train_flops(arch, lengths, conv) * cfg.train.epochs
+                basis = "measured"
+            elif gen_done:
+                pool = {pid: ls for p in sources for pid, ls in stored[p.name].items()}
+                ids = sorted(pool)
+                order = build_arm(ids, Arm.parse(t.spec["arm"]), cfg.study.samples or len(ids), seed=cfg.study.seed)
+                if student.name not in overheads:
+                    overheads[student.name] = _template_overhead(cfg, out, student.name)
+                extra = overheads[student.name]
+                lengths = [min(round(pool[pid][fmt == "reasoning"] + extra[fmt == "reasoning"]),
+                               cfg.train.max_length) for pid, fmt in order]
+                flops, basis = train_flops(arch, lengths, conv) * cfg.train.epochs, "pairs"
+            else:
+                counts = {p.name: _prompt_count(cfg, p.name) for p in sources}
+                if any(n is None for n in counts.values()):
+                    flops, basis = math.nan, "unknown prompt count"
+                else:
+                    pool_n = sum(counts.values())
+                    n = cfg.study.samples or pool_n
+                    rho = Arm.parse(t.spec["arm"]).rho
+                    flops = 0.0
+                    for p in sources:  # each source's share of the samples at its expected lengths
+                        share = n * counts[p.name] / pool_n if pool_n else 0
+                        pt = p.expected_prompt_tokens or c.prompt_tokens
+                        ift = min(pt + (p.expected_ift_tokens or c.ift_tokens), cfg.train.max_length)
+                        rea = min(pt + (p.expected_reasoning_tokens or c.reasoning_tokens), cfg.train.max_length)
+                        flops += share * ((1 - rho) * train_flops(arch, [ift], conv) + rho * train_flops(arch, [rea], conv))
+                    flops *= cfg.train.epochs
+                    basis = "assumed"
+        elif t.stage == "evaluate":
+            name = t.spec["student"]
+            arch = archs.setdefault(name, _student_arch(cfg, out, name))
+            from .stages import answers_path, bench_spec
+
+            ans = answers_path(out, t.spec["run"], t.spec["benchmark"])
+            if arch is None:
+                flops, basis = math.nan, "no student config"
+            elif st.status == "done" and ans.exists():
+                df = pd.read_parquet(ans, columns=["prompt_tokens", "generated_tokens"])
+                flops = float(sum(inference_flops(arch, int(p), int(g), conv)
+                                  for p, g in zip(df.prompt_tokens, df.generated_tokens)))
+                basis = "measured"
+            else:
+                spec, _ = bench_spec(cfg, t.spec["benchmark"])
+                items = _bench_items(out, spec) or int(spec.options.get("n", 0)) or c.eval_items
+                gen = c.eval_reasoning_tokens if t.spec["thinking"] else c.eval_ift_tokens
+                gen = min(gen, cfg.eval.cap(spec))
+                flops = items * cfg.eval.samples * inference_flops(arch, c.eval_prompt_tokens, gen, conv)
+                basis = "assumed"
+        mfu = c.mfu_train if t.stage == "train" else c.mfu_inference
+        rows.append({"task": t.id, "stage": t.stage, "status": st.status, "flops": flops, "basis": basis,
+                     "gpu_hours": flops / (c.peak_flops * mfu) / 3600 if flops == flops else math.nan})
+    return pd.DataFrame(rows)
+
+
+def _bench_items(out: Path, spec: Any) -> int | None:
+    from ..evaluate.specs import read_prepared
+
+    try:
+        return len(read_prepared(out / "bench", spec))
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def stage_totals(plan: pd.DataFrame) -> pd.DataFrame:
+    """Per stage: tasks, done, FLOPs and GPU-hours (NaN-propagating: an unknown cost is not a zero)."""
+    g = plan.groupby("stage", sort=False)
+    return pd.DataFrame({"tasks": g.size(), "done": g.status.apply(lambda s: int((s == "done").sum())),
+                         "flops": g.flops.apply(lambda s: s.sum(min_count=1) if not s.isna().any() else math.nan),
+                         "gpu_hours": g.gpu_hours.apply(lambda s: s.sum() if not s.isna().any() else math.nan),
+                         "basis": g.basis.apply(lambda s: "/".join(sorted(set(s))))}).reset_index()
