@@ -48,6 +48,9 @@ def _study_done(summary: dict) -> None:
     t = summary["timings"]
     if t:
         err.print("wall seconds per stage: " + ", ".join(f"{k} {v:.0f}" for k, v in t.items()))
+    if not Path(summary["report"]).exists():
+        typer.echo("No report yet: the analysis task has not run (see `sor study status`).")
+        return
     err.print(f"results table: {summary['results']}")
     typer.echo(f"Report: {summary['report']}")
 

@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -346,10 +347,24 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSam
         padding_free=cfg.padding_free,
         use_cpu=not torch.cuda.is_available(),
         gradient_checkpointing=cfg.gradient_checkpointing,
+        # transformers >= 5.2x renamed it; setting the new name too avoids its deprecation warning per run
+        **({"activation_checkpointing": cfg.gradient_checkpointing}
+           if "activation_checkpointing" in {f.name for f in dataclasses.fields(SFTConfig)} else {}),
         bf16=cfg.bf16 if cfg.bf16 is not None else bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported()),
     )
     trainer = LedgerTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
                             optimizers=(optimizer, scheduler), callbacks=[ledger_cb, *(callbacks or [])])
+    # The per-step metrics go to train_log.jsonl (and TensorBoard); the console keeps only the progress bar
+    # (transformers' ProgressCallback would also print every step's metrics dict under it).
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    class QuietProgress(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kw):
+            return None
+
+    for cb in (ProgressCallback, PrinterCallback):
+        if trainer.pop_callback(cb) is not None and cb is ProgressCallback:
+            trainer.add_callback(QuietProgress)
     if len(trainer.train_dataset) != len(samples):
         raise RuntimeError(f"run {Path(run_dir).name}: the trainer kept {len(trainer.train_dataset)} of "
                            f"{len(samples)} samples (fully masked or empty completions?); arms must have equal "

@@ -73,12 +73,26 @@ def _is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
+def _quiet_libraries() -> None:
+    """The study shows one progress bar and one line per task; the libraries' own per-file bars (loading
+    weights, writing shards, dataset maps) would bury them."""
+    try:
+        import datasets
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        datasets.disable_progress_bars()
+    except ImportError:  # pragma: no cover - both are dependencies
+        pass
+
+
 def run_task(cfg: StudyConfig, task: Task, out: str | Path) -> dict[str, Any]:
     """Run ``task`` with its bookkeeping: ``running`` -> ``done`` (with its summary) or ``failed`` (the error's
     first line; the traceback in ``logs/<id>.log``). Re-raises the error."""
     from .stages import execute
 
     out = Path(out).resolve()
+    _quiet_libraries()
     main = _is_main_process()
     if main:
         mark(out, task, "running", job_id=os.environ.get("SLURM_JOB_ID"))
