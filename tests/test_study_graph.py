@@ -197,3 +197,19 @@ def test_interrupted_running_task_is_pending_again(tmp_path):
     rec.write_text(rec.read_text().replace(f'"pid": {os.getpid()}', '"pid": 999999999'))
     st = task_states([t], tmp_path)[t.id]
     assert st.status == "pending" and st.reason == "interrupted"
+
+
+def test_keys_hash_settings_not_defaults(tmp_path):
+    """Writing a default out (or a toolkit upgrade adding an optional field) changes no key; a real change
+    changes exactly the tasks that depend on it; runtime settings change none."""
+    base = (STUDIES / "quick.toml").read_text()
+    keys = {t.id: t.key for t in expand(load_study_file("quick"))}
+    f = tmp_path / "q.toml"
+    f.write_text(base.replace("[train]\n", "[train]\nweight_decay = 0.01\nsave_steps = 0\n")
+                 .replace("[eval]\n", "[eval]\ntemperature = 0.0\n"))
+    assert {t.id: t.key for t in expand(load_study_file(f))} == keys
+    f.write_text(base.replace("[train]\n", "[train]\nthreads = 1\ntensorboard = false\n"))
+    assert {t.id: t.key for t in expand(load_study_file(f))} == keys  # runtime only
+    f.write_text(base.replace("[train]\n", "[train]\nweight_decay = 0.1\n"))
+    changed = {t.id for t in expand(load_study_file(f)) if t.key != keys[t.id]}
+    assert changed == {i for i in keys if i.startswith(("train/", "evaluate/"))} | {"analysis"}

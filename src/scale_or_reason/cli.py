@@ -123,11 +123,18 @@ def study_plan(
     c = cfg.compute
     table = Table(title=f"{cfg.study.name}: {c.gpu} at {c.peak_flops:.3g} FLOP/s, MFU train {c.mfu_train:.0%}, "
                         f"generation {c.mfu_inference:.0%} ({c.convention} convention)")
-    cols = ["task", "status"] if tasks else ["stage", "tasks", "done"]
+    cols = ["task", "needs", "status"] if tasks else ["stage", "tasks", "done"]
+
+    def cell(r, col: str) -> str:
+        if col == "needs":  # the graph's edges, shortened: the analysis needs every evaluation
+            d = list(r.needs)
+            return ", ".join(d[:2]) + (f" +{len(d) - 2}" if len(d) > 2 else "")
+        return str(r[col])
+
     for col in [*cols, "flops", "gpu_hours", "basis"]:
         table.add_column(col, justify="right" if col in ("tasks", "done", "flops", "gpu_hours") else "left")
     for _, r in rows.iterrows():
-        table.add_row(*[str(r[c_]) for c_ in cols], f"{r.flops:.3g}", f"{r.gpu_hours:,.1f}", str(r.basis))
+        table.add_row(*[cell(r, c_) for c_ in cols], f"{r.flops:.3g}", f"{r.gpu_hours:,.1f}", str(r.basis))
     Console().print(table)
     unknown = plan[plan.flops.isna()]
     total = f"{plan.flops.sum():.3g} FLOPs, {plan.gpu_hours.sum():,.0f} GPU-hours"

@@ -46,6 +46,7 @@ _TEACHER_RUNTIME = {"concurrency", "timeout_s", "max_retries", "backoff_base_s",
                     "shard_size", "flush_seconds", "progress", "api_key_env", "device", "tensor_parallel_size",
                     "probe_pairs", "base_url"}
 _TRAIN_RUNTIME = {"threads", "tensorboard", "save_steps"}
+_PLAN_ONLY = {"expected_prompts", "expected_prompt_tokens", "expected_ift_tokens", "expected_reasoning_tokens"}
 _EVAL_RUNTIME = {"batch_size", "threads", "device", "concurrency", "timeout_s", "max_retries", "api_key_env",
                  "base_url", "tensor_parallel_size"}
 
@@ -92,6 +93,30 @@ def _drop(d: dict[str, Any], keys: set[str]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if k not in keys}
 
 
+def settings(obj: Any, skip: set[str] = frozenset()) -> dict[str, Any]:
+    """The fields of dataclass ``obj`` that differ from their defaults (minus ``skip``), for a task key.
+
+    Only non-default values are hashed, so a new optional field in a later version of the toolkit does not
+    invalidate finished work (a 70,000-GPU-hour study must survive an upgrade); a change of meaning is
+    signalled by the stage's version number in the task spec instead."""
+    out = {}
+    for f in dataclasses.fields(obj):
+        if f.name in skip:
+            continue
+        value = getattr(obj, f.name)
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = dataclasses.MISSING
+        if dataclasses.is_dataclass(value):
+            value = asdict(value)
+        if value != default:
+            out[f.name] = str(value) if isinstance(value, Path) else value
+    return out
+
+
 def _file_hash(path: str | None) -> str | None:
     if not path or not Path(path).is_file():
         return None
@@ -107,26 +132,26 @@ def expand(cfg: StudyConfig) -> list[Task]:
     if synthetic_tok:
         tasks.append(Task("tokenizer", "tokenizer", [], {"families": cfg.tokenizer.families,
                                                          "vocab": cfg.tokenizer.vocab, "v": 1}))
-    teacher = _drop(asdict(cfg.teacher), _TEACHER_RUNTIME)
+    teacher = settings(cfg.teacher, _TEACHER_RUNTIME)
     for p in cfg.prompts:
         uses_tok = synthetic_tok and cfg.teacher.backend == "synthetic" and not cfg.teacher.tokenizer
-        spec = {"prompts": asdict(p), "teacher": teacher if p.format == "prompts" else None, "v": 1}
+        spec = {"prompts": settings(p, _PLAN_ONLY), "teacher": teacher if p.format == "prompts" else None, "v": 1}
         tasks.append(Task(f"generate/{p.name}", "generate", ["tokenizer"] if uses_tok else [], spec))
     bench_ids = []
     for b in cfg.benchmarks:
         s = load_spec(b.name)
-        spec_dict = _drop(asdict(s), {"path"})
+        spec_dict = settings(s, {"path"})
         spec_dict["options"] = {**s.options, **b.options}
-        tasks.append(Task(f"bench/{s.name}", "bench", [], {"spec": spec_dict, "entry": asdict(b),
+        tasks.append(Task(f"bench/{s.name}", "bench", [], {"spec": spec_dict, "entry": settings(b),
                                                            "source_hash": _file_hash(b.source), "v": 1}))
         bench_ids.append(f"bench/{s.name}")
     tok = {"kind": cfg.tokenizer.kind, "path": cfg.tokenizer.path}
-    train = _drop(asdict(cfg.train), _TRAIN_RUNTIME)
-    ev = _drop(asdict(cfg.eval), _EVAL_RUNTIME)
+    train = settings(cfg.train, _TRAIN_RUNTIME)
+    ev = settings(cfg.eval, _EVAL_RUNTIME)
     jury = {"file": cfg.grading.jury, "hash": _file_hash(cfg.grading.jury)} if cfg.grading.jury else None
     eval_ids = []
     for student in cfg.students:
-        sdict = asdict(student.spec())
+        sdict = {"name": student.name, **settings(student.spec())}
         gen_ids = [f"generate/{p.name}" for p in cfg.sources(student)]
         for arm in cfg.arms(student):
             run = run_name(student.name, arm)

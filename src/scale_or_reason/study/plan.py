@@ -137,7 +137,7 @@ def _template_overhead(cfg: StudyConfig, out: Path, student: str, n: int = 256) 
 
 
 def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = None) -> pd.DataFrame:
-    """One row per task: id, stage, status, FLOPs, basis, GPU-hours (see the module docstring)."""
+    """One row per task: id, stage, the tasks it needs, status, FLOPs, basis, GPU-hours (module docstring)."""
     from ..data import build_arm
     from ..teacher.runner import store_teacher_flops
 
@@ -231,7 +231,8 @@ def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = Non
                 flops = items * cfg.eval.samples * inference_flops(arch, c.eval_prompt_tokens, gen, conv)
                 basis = "assumed"
         mfu = c.mfu_train if t.stage == "train" else c.mfu_inference
-        rows.append({"task": t.id, "stage": t.stage, "status": st.status, "flops": flops, "basis": basis,
+        rows.append({"task": t.id, "stage": t.stage, "needs": list(t.deps), "status": st.status, "flops": flops,
+                     "basis": basis,
                      "gpu_hours": flops / (c.peak_flops * mfu) / 3600 if flops == flops else math.nan})
     return pd.DataFrame(rows)
 

@@ -87,6 +87,10 @@ def pair_ids(cfg: StudyConfig, out: Path, sources: list[Any] | None = None) -> l
     return sorted(owner)
 
 
+_TRAIN_COLUMNS = ["prompt_id", "family", "prompt", "reference", "system", "ift_answer", "reasoning_trace",
+                  "reasoning_answer", "prompt_tokens", "ift_tokens", "trace_tokens", "reasoning_answer_tokens"]
+
+
 def arm_samples(cfg: StudyConfig, out: Path, arm: Arm, student: Any = None) -> list[tuple[PairedSample, str]]:
     """The arm's ``(pair, format)`` samples in training order, drawn from ``student``'s sources (default: all);
     reads only the chosen pairs' rows."""
@@ -98,8 +102,8 @@ def arm_samples(cfg: StudyConfig, out: Path, arm: Arm, student: Any = None) -> l
     order = build_arm(ids, arm, n, seed=cfg.study.seed)
     wanted = {pid for pid, _ in order}
     pairs: dict[str, PairedSample] = {}
-    for p in sources:
-        for batch in iter_pairs(out / "pairs" / p.name):
+    for p in sources:  # only the columns training reads: not the raw texts, which repeat trace and answers
+        for batch in iter_pairs(out / "pairs" / p.name, columns=_TRAIN_COLUMNS):
             for row in batch:
                 if row["prompt_id"] in wanted:
                     pairs[row["prompt_id"]] = _row_to_pair(row)
