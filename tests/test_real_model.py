@@ -110,8 +110,10 @@ def test_smollm2_study_end_to_end(smollm2_dir, tmp_path):
     study = tmp_path / "smollm2.toml"
     study.write_text(STUDY.format(model=smollm2_dir, raw=RAW, probe=""))
     out = tmp_path / "study"
-    res, _ = _run(["study", "plan", study, "--out", out, "--tasks"])
-    assert "train/smollm2-ift" in res.output and "pending" in res.output
+    res, _ = _run(["study", "plan", study, "--out", out, "--json"])
+    plan = pd.DataFrame(json.loads(res.stdout)).set_index("task")
+    assert set(plan.status) == {"pending"} and plan.loc["train/smollm2-ift", "basis"] == "assumed"
+    assert (plan[plan.stage != "bench"].drop("analysis").flops > 0).all()  # 4 JSONL prompts, the teacher's config
 
     # SmolLM2 has no reasoning mode: the generation probe sees the toggle ignored and refuses the teacher;
     # the study records the failure, blocks what depends on it, and prints the reason.

@@ -79,7 +79,13 @@ def _prompt_count(cfg: StudyConfig, name: str) -> int | None:
     from ..teacher.sources import count_prompts
 
     p = next(x for x in cfg.prompts if x.name == name)
-    n = count_prompts(p.source, split=p.split, limit=p.limit) if not p.source.startswith("hf:") else None
+    n = count_prompts(p.source, split=p.split, limit=p.limit)
+    path = Path(p.source)
+    if n is None and path.is_file() and path.name.endswith((".jsonl", ".jsonl.gz")):
+        import gzip
+
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as fh:
+            n = sum(1 for line in fh if line.strip())  # one prompt per non-blank line
     if n is None:
         n = p.expected_prompts
     return min(n, p.limit) if (n is not None and p.limit) else n
