@@ -322,6 +322,16 @@ def _resolve(base: Path | None, value: str | None) -> str | None:
     return str(candidate) if candidate.exists() else value
 
 
+def _check_arms(arms: list[str], where: str) -> None:
+    for i, a in enumerate(arms):
+        try:
+            Arm.parse(a)
+        except ValueError as e:
+            raise ValueError(f"{where}[{i}]: {e}") from None
+    if len({Arm.parse(a).name for a in arms}) != len(arms):
+        raise ValueError(f"{where}: an arm is listed twice")
+
+
 def load_study_file(source: str | Path) -> StudyConfig:
     """Read and validate a study file (a path, or the name of a shipped study such as ``demo``)."""
     raw, label, base, shipped = _read(source)
@@ -337,13 +347,7 @@ def load_study_file(source: str | Path) -> StudyConfig:
         raise ValueError(f"{label}: [study].name: {study.name!r} is not a safe name")
     if not study.arms:
         raise ValueError(f"{label}: [study].arms: no arm given")
-    for i, a in enumerate(study.arms):
-        try:
-            Arm.parse(a)
-        except ValueError as e:
-            raise ValueError(f"{label}: [study].arms[{i}]: {e}") from None
-    if len({Arm.parse(a).name for a in study.arms}) != len(study.arms):
-        raise ValueError(f"{label}: [study].arms: an arm is listed twice")
+    _check_arms(study.arms, f"{label}: [study].arms")
     if study.samples < 0:
         raise ValueError(f"{label}: [study].samples: must be >= 0, got {study.samples}")
 
@@ -394,11 +398,7 @@ def load_study_file(source: str | Path) -> StudyConfig:
         for name in s.data:
             if name not in {p.name for p in prompts}:
                 raise ValueError(f"{where}.data: no [[prompts]] source named {name!r}")
-        for j, a in enumerate(s.arms):
-            try:
-                Arm.parse(a)
-            except ValueError as e:
-                raise ValueError(f"{where}.arms[{j}]: {e}") from None
+        _check_arms(s.arms, f"{where}.arms")
         for fmt, lr in s.learning_rate.items():
             if fmt not in ("ift", "reasoning"):
                 raise ValueError(f"{where}.learning_rate: unknown format {fmt!r} (ift, reasoning)")
