@@ -42,7 +42,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="sor-bench-"))
     run_study(cfg, work, only=["generate"])  # the demo's tokenizer and pairs, through the study itself
     tdir = work / "tokenizer"
-    samples = arm_samples(cfg, work, Arm.parse("reasoning"))[: args.samples]
+    arm = arm_samples(cfg, work, Arm.parse("reasoning"))
+    wanted = dict(arm.order[: args.samples])
+    pairs = {p.prompt_id: p for p in arm.stream() if p.prompt_id in wanted}
+    samples = [(pairs[pid], fmt) for pid, fmt in arm.order[: args.samples]]
 
     variants = {
         "trl-defaults": TrainConfig(gradient_checkpointing=True, bf16=True, tensorboard=False),

@@ -162,3 +162,33 @@ def test_paper_learning_rates_by_size_and_format():
     assert peak_learning_rate(spec, "sequential:0.5", 1e-3) == 5e-6
     assert peak_learning_rate(StudentSpec(name="s1", learning_rate={"ift": 2e-3}), "ift", 1e-3) == 2e-3
     assert peak_learning_rate(StudentSpec(name="s1"), "reasoning", 1e-3) == 1e-3
+
+
+def test_a_streamed_arm_trains_exactly_like_the_list_of_its_pairs(tiny_setup, tmp_path):
+    """A study's arm is streamed from the stores (rendered to Parquet, read memory-mapped in the arm's
+    order): same order, same lengths, same ledger, same weights as the in-memory list; a missing pair is
+    refused with its id."""
+    import torch
+    from safetensors.torch import load_file
+
+    from scale_or_reason.train import StreamedArm
+
+    tdir, pairs = tiny_setup
+    samples = build_arm(pairs, Arm.parse("mixed:0.5"), 64, seed=3)
+    spec = StudentSpec(name="t", config=TINY_QWEN3)
+    cfg = TrainConfig(learning_rate=3e-3, batch_size=32, micro_batch_size=16, tensorboard=False)
+    listed = train_student(spec, "mixed:0.5", samples, tdir, tmp_path / "list", cfg, tokenizer_id="x")
+    shuffled = list(reversed(pairs))  # the stores' order is not the arm's
+    arm = StreamedArm(order=[(p.prompt_id, f) for p, f in samples], stream=lambda: iter(shuffled))
+    streamed = train_student(spec, "mixed:0.5", arm, tdir, tmp_path / "stream", cfg, tokenizer_id="x")
+    assert (tmp_path / "stream" / "order.jsonl").read_text() == (tmp_path / "list" / "order.jsonl").read_text()
+    for k in ("tokens", "train_flops", "final_loss", "samples", "steps"):
+        assert streamed[k] == listed[k], k
+    a, b = load_file(tmp_path / "list" / "model.safetensors"), load_file(tmp_path / "stream" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not (tmp_path / "stream" / "arm-data").exists()  # the rendered copy is removed once trained
+
+    gone = samples[5][0].prompt_id
+    short = StreamedArm(order=arm.order, stream=lambda: (p for p in shuffled if p.prompt_id != gone))
+    with pytest.raises(ValueError, match=rf"1 pair\(s\) of the arm are not in its stores \(first: '{gone}'\)"):
+        train_student(spec, "mixed:0.5", short, tdir, tmp_path / "short", cfg, tokenizer_id="x")

@@ -27,6 +27,7 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,35 @@ class TrainConfig:
     """Also log loss, learning rate, tokens and cumulative FLOPs per step to ``<run>/tensorboard``."""
 
 
+@dataclass
+class StreamedArm:
+    """An arm whose pairs stay in their stores: what a study trains on, a million pairs included.
+
+    ``order`` lists ``(prompt_id, format)`` in training order; ``stream()`` yields the pairs in any order
+    (others are skipped). Training renders them batch by batch into a Parquet file in the run directory and
+    reads it memory-mapped in the arm's order, so no list of ``PairedSample`` is ever held.
+    """
+
+    order: list[tuple[str, str]]
+    """``(prompt_id, format)`` of every sample, in training order."""
+    stream: Callable[[], Iterable[PairedSample]]
+    """Yields (at least) every pair named in ``order``, in any order."""
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+Samples = list[tuple[PairedSample, str]] | StreamedArm
+"""An arm's samples: ``(pair, format)`` in training order, or a ``StreamedArm``."""
+
+
+def sample_ids(samples: Samples) -> list[tuple[str, str]]:
+    """``(prompt_id, format)`` of each sample, in training order."""
+    if isinstance(samples, StreamedArm):
+        return list(samples.order)
+    return [(p.prompt_id, f) for p, f in samples]
+
+
 def wsd_multiplier(step: int, total: int, warmup: int, decay: int, floor: float) -> float:
     """Learning-rate multiplier at optimiser step ``step`` (0-based) of ``total``.
 
@@ -162,10 +192,10 @@ def peak_learning_rate(spec: StudentSpec, arm_name: str, default: float) -> floa
     return default
 
 
-def run_key(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSample, str]], cfg: TrainConfig,
+def run_key(spec: StudentSpec, arm_name: str, samples: Samples, cfg: TrainConfig,
             tokenizer_id: str) -> str:
     """Deterministic key of a run: everything that defines the work."""
-    order = [(p.prompt_id, f) for p, f in samples]
+    order = [list(x) for x in sample_ids(samples)]
     return stable_hash({"spec": asdict(spec), "arm": arm_name, "order": stable_hash(order, 32),
                         "cfg": {k: v for k, v in asdict(cfg).items() if k not in ("threads",)}, "tok": tokenizer_id})
 
@@ -210,7 +240,46 @@ def _lora(cfg: TrainConfig) -> LoRA | None:
     return LoRA(cfg.lora_rank, tuple(cfg.lora_targets)) if cfg.lora_rank > 0 else None
 
 
-def make_trainer(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSample, str]], tokenizer_dir: Path,
+def _streamed_dataset(arm: StreamedArm, tok: Any, think: str, run_dir: Path, batch: int = 1024):
+    """Render a ``StreamedArm`` into ``run_dir/arm-data/arm.parquet`` batch by batch (bounded memory) and
+    return it as a memory-mapped ``Dataset`` in the arm's order (an indices mapping, not a copy)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets import Dataset
+
+    from .data import render
+
+    where = {pid: (i, fmt) for i, (pid, fmt) in enumerate(arm.order)}
+    if len(where) != len(arm.order):
+        raise ValueError(f"run {run_dir.name}: a prompt id appears twice in the arm")
+    data_dir = run_dir / "arm-data"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    schema = pa.schema([("prompt", pa.string()), ("completion", pa.string()), ("position", pa.int64())])
+    seen: set[str] = set()
+    rows: list[dict[str, Any]] = []
+    with pq.ParquetWriter(data_dir / "arm.parquet", schema) as writer:
+        for pair in arm.stream():
+            hit = where.get(pair.prompt_id)
+            if hit is None or pair.prompt_id in seen:
+                continue
+            seen.add(pair.prompt_id)
+            prompt, completion = render(tok, pair, hit[1], empty_think=think)
+            rows.append({"prompt": prompt, "completion": completion, "position": hit[0]})
+            if len(rows) >= batch:
+                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+                rows = []
+        if rows:
+            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+    if len(seen) != len(where):
+        missing = next(pid for pid in where if pid not in seen)
+        raise ValueError(f"run {run_dir.name}: {len(where) - len(seen)} pair(s) of the arm are not in its stores "
+                         f"(first: {missing!r})")
+    ds = Dataset.from_parquet(str(data_dir / "arm.parquet"), cache_dir=str(data_dir / "cache"))
+    return ds.sort("position").remove_columns("position")
+
+
+def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_dir: Path,
                  run_dir: Path, cfg: TrainConfig, *, callbacks: list | None = None, empty_think: str | None = None):
     """Build the ``SFTTrainer`` of one run, and its step ledger; returns ``(trainer, ledger_callback)``.
 
@@ -238,10 +307,14 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSam
         log.warning("run %s: the student's chat template ignores enable_thinking; added the Qwen3-style switch "
                     "(empty think block in the reasoning-off prompt), saved with the run", Path(run_dir).name)
     think = empty_think or ("prompt" if arm_name == "ift" else "completion")
-    rows = []
-    for pair, fmt in samples:
-        prompt, completion = render(tok, pair, fmt, empty_think=think)
-        rows.append({"prompt": prompt, "completion": completion})
+    if isinstance(samples, StreamedArm):
+        train_dataset = _streamed_dataset(samples, tok, think, Path(run_dir))
+    else:
+        rows = []
+        for pair, fmt in samples:
+            prompt, completion = render(tok, pair, fmt, empty_think=think)
+            rows.append({"prompt": prompt, "completion": completion})
+        train_dataset = Dataset.from_list(rows)
     model = build_model(spec, cfg.seed, tok, cfg.attn_implementation)
     if cfg.padding_free and "flash" not in str(model.config._attn_implementation):
         raise ValueError(f"run {Path(run_dir).name}: padding_free needs a flash-attention kernel "
@@ -352,7 +425,7 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSam
            if "activation_checkpointing" in {f.name for f in dataclasses.fields(SFTConfig)} else {}),
         bf16=cfg.bf16 if cfg.bf16 is not None else bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported()),
     )
-    trainer = LedgerTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok,
+    trainer = LedgerTrainer(model=model, args=args, train_dataset=train_dataset, processing_class=tok,
                             optimizers=(optimizer, scheduler), callbacks=[ledger_cb, *(callbacks or [])])
     # The per-step metrics go to train_log.jsonl (and TensorBoard); the console keeps only the progress bar
     # (transformers' ProgressCallback would also print every step's metrics dict under it).
@@ -374,7 +447,7 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSam
     return trainer, ledger_cb
 
 
-def train_student(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSample, str]], tokenizer_dir: Path,
+def train_student(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_dir: Path,
                   run_dir: Path, cfg: TrainConfig, *, tokenizer_id: str = "", callbacks: list | None = None,
                   empty_think: str | None = None) -> dict[str, Any]:
     """Train ``spec`` on ``samples`` (``(pair, format)`` in order) into ``run_dir``; returns the ledger.
@@ -414,11 +487,13 @@ def train_student(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSa
     write_json(run_dir / "train_config.json", {"spec": asdict(spec), "arm": arm_name, "train": asdict(cfg)})
 
     tokenized = trainer.train_dataset
-    lengths = [len(x) for x in tokenized["input_ids"]]
-    completion_tokens = [sum(1 for y in lab if y != -100) for lab in tokenized["labels"]]
+    lengths, completion_tokens = [], []
+    for chunk in tokenized.select_columns(["input_ids", "labels"]).iter(batch_size=1024):  # not all in memory
+        lengths += [len(x) for x in chunk["input_ids"]]
+        completion_tokens += [sum(1 for y in lab if y != -100) for lab in chunk["labels"]]
     with open(run_dir / "order.jsonl", "w") as fh:
-        for (pair, fmt), n, c in zip(samples, lengths, completion_tokens):
-            fh.write(json.dumps({"prompt_id": pair.prompt_id, "format": fmt, "tokens": n,
+        for (pid, fmt), n, c in zip(sample_ids(samples), lengths, completion_tokens):
+            fh.write(json.dumps({"prompt_id": pid, "format": fmt, "tokens": n,
                                  "completion_tokens": c}) + "\n")
     rows = ledger_cb.rows
     arch = meta["arch"]
@@ -434,6 +509,7 @@ def train_student(spec: StudentSpec, arm_name: str, samples: list[tuple[PairedSa
     }
     write_json(run_dir / "ledger.json", ledger)
     shutil.rmtree(run_dir / "trainer", ignore_errors=True)
+    shutil.rmtree(run_dir / "arm-data", ignore_errors=True)  # the rendered arm; order.jsonl keeps what it was
     write_json(done, {"key": key})
     acc.wait_for_everyone()
     return ledger

@@ -4,7 +4,7 @@ Every stage reads its inputs from the study directory and writes its outputs the
 ``study/__init__.py``); each is the library function of its stage (``sor generate``'s runner,
 ``prepare_benchmark``, ``train_student``, ``evaluate_model``, ``write_report``), so a study runs the same
 code as the single-stage commands. Pairs are streamed from the stores: an arm is chosen from prompt ids
-only, and only the chosen pairs are read back.
+only, and training renders the chosen pairs as it streams them (``train.StreamedArm``).
 
 Example::
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from rich.console import Console
 
 from ..data import Arm, build_arm
 from ..records import PairedSample
+from ..train import StreamedArm
 from ..util import atomic_path, read_json, wilson_interval, write_json
 from .config import StudyConfig
 from .graph import Task
@@ -91,23 +93,23 @@ _TRAIN_COLUMNS = ["prompt_id", "family", "prompt", "reference", "system", "ift_a
                   "reasoning_answer", "prompt_tokens", "ift_tokens", "trace_tokens", "reasoning_answer_tokens"]
 
 
-def arm_samples(cfg: StudyConfig, out: Path, arm: Arm, student: Any = None) -> list[tuple[PairedSample, str]]:
-    """The arm's ``(pair, format)`` samples in training order, drawn from ``student``'s sources (default: all);
-    reads only the chosen pairs' rows."""
-    from ..teacher.store import _row_to_pair, iter_pairs
-
+def arm_samples(cfg: StudyConfig, out: Path, arm: Arm, student: Any = None) -> StreamedArm:
+    """The arm of ``student`` (default: drawn from every source) as a ``StreamedArm``: its ``(prompt_id,
+    format)`` order is chosen from the sources' ids; its pairs are streamed from the stores when training
+    renders them (only the columns training reads), never held as a list."""
     sources = cfg.sources(student) if student is not None else cfg.prompts
     ids = pair_ids(cfg, out, sources)
-    n = cfg.study.samples or len(ids)
-    order = build_arm(ids, arm, n, seed=cfg.study.seed)
-    wanted = {pid for pid, _ in order}
-    pairs: dict[str, PairedSample] = {}
-    for p in sources:  # only the columns training reads: not the raw texts, which repeat trace and answers
-        for batch in iter_pairs(out / "pairs" / p.name, columns=_TRAIN_COLUMNS):
-            for row in batch:
-                if row["prompt_id"] in wanted:
-                    pairs[row["prompt_id"]] = _row_to_pair(row)
-    return [(pairs[pid], fmt) for pid, fmt in order]
+    order = build_arm(ids, arm, cfg.study.samples or len(ids), seed=cfg.study.seed)
+
+    def stream() -> Iterator[PairedSample]:
+        from ..teacher.store import _row_to_pair, iter_pairs
+
+        for p in sources:
+            for batch in iter_pairs(out / "pairs" / p.name, columns=_TRAIN_COLUMNS):
+                for row in batch:
+                    yield _row_to_pair(row)
+
+    return StreamedArm(order=order, stream=stream)
 
 
 # --- the stages ----------------------------------------------------------------------------------
