@@ -208,9 +208,8 @@ def train(
     seed: int = typer.Option(0),
 ) -> None:
     """Fine-tune one student on one arm of a pair store (runs under `accelerate launch` unchanged)."""
-    from .data import Arm, build_arm
-    from .teacher.store import read_pairs
-    from .train import StudentSpec, TrainConfig, train_student
+    from .data import Arm
+    from .train import StudentSpec, TrainConfig, arm_from_stores, train_student
     from .util import read_json
 
     if (student_config is None) == (pretrained is None):
@@ -220,11 +219,10 @@ def train(
         _fail("--tokenizer is required with --student-config")
     try:
         arm_obj = Arm.parse(arm)
-        all_pairs = read_pairs(pairs)
         config = read_json(student_config) if student_config else {}
         spec = StudentSpec(name=name or Path(pretrained or student_config).stem, config=config, pretrained=pretrained,
                            learning_rate={})
-        chosen = build_arm(all_pairs, arm_obj, samples or len(all_pairs), seed=seed)
+        chosen = arm_from_stores([pairs], arm_obj, samples, seed=seed)
         cfg = TrainConfig(batch_size=batch_size, micro_batch_size=min(micro_batch_size, batch_size), epochs=epochs,
                           save_steps=save_steps, lora_rank=lora_rank, seed=seed)
         if lr is not None:

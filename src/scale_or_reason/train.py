@@ -131,6 +131,43 @@ Samples = list[tuple[PairedSample, str]] | StreamedArm
 """An arm's samples: ``(pair, format)`` in training order, or a ``StreamedArm``."""
 
 
+STREAM_COLUMNS = ["prompt_id", "family", "prompt", "reference", "system", "ift_answer", "reasoning_trace",
+                  "reasoning_answer", "prompt_tokens", "ift_tokens", "trace_tokens", "reasoning_answer_tokens"]
+"""The pair columns training reads (not the raw texts, which repeat the trace and the answers)."""
+
+
+def arm_from_stores(stores: list[Path], arm: Any, n_samples: int = 0, seed: int = 0) -> StreamedArm:
+    """The ``arm`` (a ``data.Arm``) over the pairs of one or more pair stores, as a ``StreamedArm``.
+
+    The samples are drawn from the sorted prompt ids (one column read per shard), so the arm does not depend
+    on the order a concurrent teacher wrote its pairs in; ``n_samples`` 0 takes every pair. A prompt id
+    found in two stores is refused."""
+    from .data import build_arm
+    from .teacher.store import _row_to_pair, iter_pairs
+
+    owner: dict[str, Path] = {}
+    for store in stores:
+        for batch in iter_pairs(Path(store), columns=["prompt_id"]):
+            for row in batch:
+                pid = row["prompt_id"]
+                if pid in owner and owner[pid] != store:
+                    raise ValueError(f"prompt id {pid!r} is in both {owner[pid]} and {store}; give the sources "
+                                     f"distinct ids (id_field) or drop one")
+                owner[pid] = store
+    if not owner:
+        raise ValueError(f"no pairs in {', '.join(str(s) for s in stores)}")
+    ids = sorted(owner)
+    order = build_arm(ids, arm, n_samples or len(ids), seed=seed)
+
+    def stream() -> Iterable[PairedSample]:
+        for store in stores:
+            for batch in iter_pairs(Path(store), columns=STREAM_COLUMNS):
+                for row in batch:
+                    yield _row_to_pair(row)
+
+    return StreamedArm(order=order, stream=stream)
+
+
 def sample_ids(samples: Samples) -> list[tuple[str, str]]:
     """``(prompt_id, format)`` of each sample, in training order."""
     if isinstance(samples, StreamedArm):
@@ -243,16 +280,27 @@ def _lora(cfg: TrainConfig) -> LoRA | None:
 def _streamed_dataset(arm: StreamedArm, tok: Any, think: str, run_dir: Path, batch: int = 1024):
     """Render a ``StreamedArm`` into ``run_dir/arm-data/arm.parquet`` batch by batch (bounded memory) and
     return it as a memory-mapped ``Dataset`` in the arm's order (an indices mapping, not a copy)."""
+    from accelerate import PartialState
+    from datasets import Dataset
+
+    data_dir = run_dir / "arm-data"
+    state = PartialState()
+    with state.main_process_first():  # under accelerate launch rank 0 renders, the others then read its file
+        if state.is_main_process:
+            _render_arm(arm, tok, think, run_dir, data_dir, batch)
+        ds = Dataset.from_parquet(str(data_dir / "arm.parquet"), cache_dir=str(data_dir / f"cache-{state.process_index}"))
+    return ds.sort("position").remove_columns("position")
+
+
+def _render_arm(arm: StreamedArm, tok: Any, think: str, run_dir: Path, data_dir: Path, batch: int) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from datasets import Dataset
 
     from .data import render
 
     where = {pid: (i, fmt) for i, (pid, fmt) in enumerate(arm.order)}
     if len(where) != len(arm.order):
         raise ValueError(f"run {run_dir.name}: a prompt id appears twice in the arm")
-    data_dir = run_dir / "arm-data"
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     schema = pa.schema([("prompt", pa.string()), ("completion", pa.string()), ("position", pa.int64())])
@@ -275,8 +323,6 @@ def _streamed_dataset(arm: StreamedArm, tok: Any, think: str, run_dir: Path, bat
         missing = next(pid for pid in where if pid not in seen)
         raise ValueError(f"run {run_dir.name}: {len(where) - len(seen)} pair(s) of the arm are not in its stores "
                          f"(first: {missing!r})")
-    ds = Dataset.from_parquet(str(data_dir / "arm.parquet"), cache_dir=str(data_dir / "cache"))
-    return ds.sort("position").remove_columns("position")
 
 
 def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_dir: Path,

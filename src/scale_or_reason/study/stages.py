@@ -21,23 +21,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from rich.console import Console
 
-from ..data import Arm, build_arm
-from ..records import PairedSample
-from ..train import StreamedArm
+from ..data import Arm
+from ..train import StreamedArm, arm_from_stores
 from ..util import atomic_path, read_json, wilson_interval, write_json
 from .config import StudyConfig
 from .graph import Task
 
 console = Console(stderr=True)
 
-__all__ = ["arm_samples", "bench_spec", "execute", "pair_ids", "study_tokenizer", "student_tokenizer"]
+__all__ = ["arm_samples", "bench_spec", "execute", "study_tokenizer", "student_tokenizer"]
 
 
 # --- shared lookups ------------------------------------------------------------------------------
@@ -71,45 +69,11 @@ def bench_spec(cfg: StudyConfig, name: str):
     raise KeyError(name)
 
 
-def pair_ids(cfg: StudyConfig, out: Path, sources: list[Any] | None = None) -> list[str]:
-    """Every prompt id of the study's pair stores (one column read per shard), sorted: the pool arms draw from.
-
-    Sorted so the arms do not depend on the order a teacher's concurrent requests finished in."""
-    from ..teacher.store import iter_pairs
-
-    owner: dict[str, str] = {}
-    for p in sources if sources is not None else cfg.prompts:
-        for batch in iter_pairs(out / "pairs" / p.name, columns=["prompt_id"]):
-            for row in batch:
-                pid = row["prompt_id"]
-                if pid in owner and owner[pid] != p.name:
-                    raise ValueError(f"prompt id {pid!r} is in both pairs/{owner[pid]} and pairs/{p.name}; give the "
-                                     f"sources distinct ids (id_field) or drop one")
-                owner[pid] = p.name
-    return sorted(owner)
-
-
-_TRAIN_COLUMNS = ["prompt_id", "family", "prompt", "reference", "system", "ift_answer", "reasoning_trace",
-                  "reasoning_answer", "prompt_tokens", "ift_tokens", "trace_tokens", "reasoning_answer_tokens"]
-
-
 def arm_samples(cfg: StudyConfig, out: Path, arm: Arm, student: Any = None) -> StreamedArm:
-    """The arm of ``student`` (default: drawn from every source) as a ``StreamedArm``: its ``(prompt_id,
-    format)`` order is chosen from the sources' ids; its pairs are streamed from the stores when training
-    renders them (only the columns training reads), never held as a list."""
+    """The arm of ``student`` (default: drawn from every source) over its sources' pair stores, streamed
+    (``train.arm_from_stores``): never held as a list of pairs."""
     sources = cfg.sources(student) if student is not None else cfg.prompts
-    ids = pair_ids(cfg, out, sources)
-    order = build_arm(ids, arm, cfg.study.samples or len(ids), seed=cfg.study.seed)
-
-    def stream() -> Iterator[PairedSample]:
-        from ..teacher.store import _row_to_pair, iter_pairs
-
-        for p in sources:
-            for batch in iter_pairs(out / "pairs" / p.name, columns=_TRAIN_COLUMNS):
-                for row in batch:
-                    yield _row_to_pair(row)
-
-    return StreamedArm(order=order, stream=stream)
+    return arm_from_stores([out / "pairs" / p.name for p in sources], arm, cfg.study.samples, seed=cfg.study.seed)
 
 
 # --- the stages ----------------------------------------------------------------------------------
