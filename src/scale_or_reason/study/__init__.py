@@ -118,8 +118,8 @@ def study_ledgers(study_dir: str | Path, convention: str = "paper") -> list[dict
 
     Recomputed under ``convention`` from the token lengths the study recorded (``order.jsonl`` for
     training, ``answers/*.parquet`` for evaluation), so any convention can be asked for after the fact.
-    The teacher column is the teacher's generation FLOPs of the pairs when the pairs recorded them (the
-    embedded programmatic teacher runs no model: 0).
+    The teacher column is 0: the teacher's generation is a cost of the study, shared by every run, and
+    ``sor study plan`` prices it (the generate tasks); the embedded programmatic teacher runs no model.
     """
     from ..flops import Architecture, FlopsLedger
 
