@@ -210,8 +210,9 @@ def test_verdict_text_follows_the_data_when_arms_flip():
 
     assert a["best_arm"] == "reasoning" and b["best_arm"] == "ift"
     assert "the best arm is reasoning" in ta and "the best arm is IFT" in tb
-    assert "reasoning beats IFT at 4 of 4 sizes" in ta
-    assert "reasoning beats IFT at 0 of 4 sizes" in tb
+    assert "reasoning is ahead of IFT at 4 of 4 sizes by point estimate; significantly" in ta
+    assert "significantly (non-overlapping 95% Wilson intervals) at 4, IFT significantly at 0" in ta
+    assert "reasoning is ahead of IFT at 0 of 4 sizes" in tb and "at 0, IFT significantly at 4" in tb
     assert "s3 (16M parameters): reasoning beats IFT by 20.0 points" in ta
     assert "s3 (16M parameters): IFT beats reasoning by 20.0 points" in tb
     assert "do not overlap" in ta  # n=200, 20 points apart
@@ -240,8 +241,14 @@ def test_verdict_matched_compute_ratio_and_no_reach():
     assert m["reasoning"]["student"] == "s3" and m["ift"]["student"] == "s4"
     assert m["train_flops_ratio"] == pytest.approx(2.1)
     assert "IFT s4 exceeds the best reasoning point, reasoning s3" in m["sentence"]
-    assert "2.1× less training compute" in m["sentence"]
-    assert "measured points" in m["sentence"]
+    # no bootstrap: the ratio is kept in the facts but not stated as a finding
+    assert "× less" not in m["sentence"] and "not significant (no bootstrap interval)" in m["sentence"]
+    big = table([dict(r, n=100_000) for r in rows])
+    from scale_or_reason.analysis.uncertainty import bootstrap
+
+    (vb,) = verdicts(big, boot=bootstrap(big, n_boot=200, seed=0))
+    assert "2.1× less training compute" in vb["matched_compute"]["sentence"]
+    assert "measured points" in vb["matched_compute"]["sentence"] and "bootstrap 95% CI" in vb["matched_compute"]["sentence"]
     # no equal-size pair for s4: said so, not invented
     assert "s4 (64M parameters): only IFT measured" in _sentences(v)
 
@@ -254,7 +261,8 @@ def test_verdict_matched_compute_ratio_and_no_reach():
 
     # IFT reaching it but costing more: says "more", not "less"
     rows[2] = row("s4", "ift", accuracy=0.62, train_flops=1.26e13)
-    (x,) = verdicts(table(rows))
+    big = table([dict(r, n=100_000) for r in rows])
+    (x,) = verdicts(big, boot=bootstrap(big, n_boot=200, seed=0))
     assert "2.0× more training compute" in x["matched_compute"]["sentence"]
 
 
@@ -279,11 +287,12 @@ def test_verdict_overlapping_cis_and_level_and_below_baseline():
     ]
     (v,) = verdicts(table(rows))
     text = _sentences(v)
-    assert "s1 (1M parameters): reasoning beats IFT by 2.0 points" in text
-    assert "intervals overlap, so the difference is not clear-cut" in text
+    assert "s1 (1M parameters): no significant difference (reasoning 22.0% vs IFT 20.0%; reasoning ahead by " \
+           "2.0 points" in text
+    assert "intervals overlap, so the difference is not clear-cut" in text and " beats " not in text
     assert "s2 (4M parameters): reasoning and IFT are level" in text
     assert v["by_size"][1]["winner"] == "tie"
-    assert "reasoning beats IFT at 1 of 2 sizes compared (0 with non-overlapping" in text
+    assert "reasoning is ahead of IFT at 1 of 2 sizes by point estimate; significantly" in text
     # best accuracy is a tie between the arms at s2
     assert v["best_arm"] == "tie"
     below = verdicts(table(rows[:2]))[0]

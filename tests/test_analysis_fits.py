@@ -82,13 +82,15 @@ def test_log_scale_option():
 
 def test_fit_curves_per_family_arm_axis_and_skips():
     results, _ = synthetic_study(families=("Math-OE",), arms=("ift", "reasoning"), n_prompts=10)
-    # three sizes only for reasoning: refused with the reason
+    # four sizes only for reasoning: as many points as parameters, refused with the reason
     results = results[~((results.arm == "reasoning") & (results.student == "s4"))]
     fs = fit_curves(results, teacher_accuracy={"Math-OE": 0.9})
     assert {(f.arm, f.axis) for f in fs.fits} == {("ift", "train_flops"), ("ift", "inference_flops")}
     assert all(f.ceiling == 0.9 and f.alpha + f.beta <= 0.9 + 1e-12 for f in fs.fits)
     assert len(fs.skipped) == 2
-    assert all("only 3 point(s)" in s["reason"] and "needs at least 4" in s["reason"] for s in fs.skipped)
+    assert all("only 4 point(s)" in s["reason"] and "at least 5" in s["reason"] for s in fs.skipped)
+    # each fit reports its leave-one-out error, at least its in-sample error
+    assert all(f.loo_mae >= f.mae - 1e-9 and math.isfinite(f.loo_mae) for f in fs.fits)
     # x_ref is shared across arms of a family on an axis: the family's cheapest cost
     train = fs.get("Math-OE", "ift", "train_flops")
     assert train.x_ref == pytest.approx(results.train_flops.min())

@@ -42,16 +42,19 @@ def test_table1_at_equal_size_reasoning_wins_28_of_40():
     # general corpus: OE 5, MC 3, Math-OE 5, Math-MC 5; math corpus: 0, 2, 4, 4
     assert per_family == {"General-MC": 5, "General-OE": 5, "Math-MC": 9, "Math-OE": 9}
     text = "\n".join(v[0]["sentences"])
-    assert "At equal size, reasoning beats IFT at 5 of 10 sizes compared" in text
-    assert "Qwen2.5-0.5B (494M parameters): IFT beats reasoning by 6.1 points" in text
+    assert "At equal size, reasoning is ahead of IFT at 5 of 10 sizes by point estimate" in text
+    # the published table has no sample sizes: differences are reported, never called significant
+    assert "Qwen2.5-0.5B (494M parameters): IFT ahead of reasoning by 6.1 points" in text
+    assert "no intervals to test" in text and " beats " not in text
 
 
 def test_table1_inference_equivalence_matches_the_paper_direction():
     v = {x["family"]: x for x in verdicts(paper_table1())}
     # on MC tasks IFT is far cheaper per query at similar accuracy (paper: reasoning 10-15x longer)
     mc = "\n".join(v["General-MC"]["sentences"])
-    assert "IFT Qwen2.5-1.5B reaches reasoning Qwen2.5-1.5B's accuracy" in mc
-    assert "less inference compute per query" in mc
+    # the headline rule (most accurate target reached), on point estimates since the table has no n
+    assert "IFT Qwen2.5-7B reaches reasoning Qwen2.5-3B's accuracy (79.1% vs 75.6%) with 13× less inference" in mc
+    assert "(Point estimates only: not a tested claim.)" in mc and "no sample sizes" in mc
     assert "Training-FLOPs frontier: no point has a finite cost" in mc
 
 

@@ -83,7 +83,7 @@ def test_report_companion_files(report):
     results, _, analysis, out, _ = report
     agg = aggregate_by_family(results)
     parquet = pd.read_parquet(out / "results.parquet")
-    assert list(parquet.columns) == list(RESULTS_COLUMNS) and len(parquet) == len(agg) == 2 * 4 * 6
+    assert list(parquet.columns) == list(RESULTS_COLUMNS) and len(parquet) == len(agg) == 2 * 5 * 6
     assert parquet["n"].tolist() == [60] * len(parquet)  # two benchmarks of 30 prompts pooled
     fr = json.loads((out / "frontiers.json").read_text())
     assert fr == [f.to_dict() for f in analysis.frontiers]

@@ -148,8 +148,15 @@ class Equivalence:
         notes = "".join(f"; {a}" for a in (also or []))
         return f"{who} reaches {target} ({accs}) with {amount} ({costs}{tail}) [{method}{notes}]."
 
+    @property
+    def significant(self) -> bool:
+        """A reaches the target with less compute in at least 97.5% of bootstrap replicates: the ratio's 95%
+        interval lies above 1× (replicates where A does not reach count as 0×). False without a bootstrap."""
+        return finite(self.ratio) and self.ratio > 1 and finite(self.ci_low) and self.ci_low > 1
+
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["significant"] = self.significant
         d["sentence"] = self.sentence()
         return jsonable(d)
 
@@ -217,10 +224,25 @@ def reach_costs(cost: np.ndarray, acc: np.ndarray, target: np.ndarray, method: s
     return out, lo, hi
 
 
-def above_baseline(row: pd.Series) -> bool:
-    """Whether a point is worth reaching: accuracy above its trivial baseline (above 0 when unknown)."""
+def learned(row: pd.Series) -> bool:
+    """Whether a point learned anything: the lower end of its accuracy's 95% interval clears its trivial
+    baseline (0 when unknown). 26% of 100 at a 25% chance baseline has the interval 18-35%: not learned;
+    clearing 25% takes 34/100. Only learned points are targets of equivalences and frontier verdicts."""
     base = row.get("baseline")
-    return float(row["accuracy"]) > (float(base) if finite(base) else 0.0)
+    base = float(base) if finite(base) else 0.0
+    lo = row.get("ci_low")
+    if not finite(lo):
+        n = row.get("n")
+        if not finite(n) or float(n) <= 0:
+            return float(row["accuracy"]) > base  # no sample size: the point estimate is all there is
+        from scale_or_reason.util import wilson_interval
+
+        lo = wilson_interval(float(row["accuracy"]) * float(n), float(n))[0]
+    return float(lo) > base
+
+
+above_baseline = learned
+"""Former name of :func:`learned` (it compared the point estimate with the baseline)."""
 
 
 def _family_equivalences(fam: pd.DataFrame, family: str, axis: str, method: str,
@@ -242,7 +264,7 @@ def _family_equivalences(fam: pd.DataFrame, family: str, axis: str, method: str,
             "acc": pts["accuracy"].to_numpy(dtype=float),
             "cols": cols if use_boot and all(c is not None for c in cols) else None,
             "targets": [i for i, (_, r) in enumerate(pts.iterrows())
-                        if finite(r[col]) and finite(r["accuracy"]) and above_baseline(r)],
+                        if finite(r[col]) and finite(r["accuracy"]) and learned(r)],
         }
     for tgt_arm in arms:
         tgt = per_arm[tgt_arm]
@@ -351,16 +373,27 @@ def equivalences(
     return out
 
 
-def headline(eqs: list[Equivalence], family: str, axis: str, arm: str, target_arm: str) -> Equivalence | None:
-    """The most striking equivalence of A over B: the largest ratio ``k > 1`` (None if none).
+HEADLINE_RULE = ("a ratio is stated only when its 95% bootstrap interval lies above 1× (A reaches the target "
+                 "with less compute in at least 97.5% of replicates); among those, the headline is the one "
+                 "whose target is the most accurate point of the other arm (ties: the narrower interval), "
+                 "never the largest ratio")
+"""How :func:`headline` picks the sentence of a family and axis (shown in the report)."""
 
-    Ties on ``k`` go to the more accurate target.
+
+def headline(eqs: list[Equivalence], family: str, axis: str, arm: str, target_arm: str,
+             untested: bool = False) -> Equivalence | None:
+    """The equivalence of A over B worth a sentence, by ``HEADLINE_RULE`` (None when none is significant).
+
+    Only ratios whose bootstrap interval excludes 1× on the cheaper side count (no interval: no claim).
+    Choosing the largest ratio would favour the noisiest pair; the most accurate target is the strongest
+    configuration of B that A matches. ``untested``: the results carry no sample sizes (a published table),
+    so nothing can be tested; the same rule then picks among point estimates, and the caller must say so.
     """
     cands = [e for e in eqs if (e.family, e.axis, e.arm, e.target_arm) == (family, axis, arm, target_arm)
-             and finite(e.ratio) and e.ratio > 1]
+             and (e.significant or (untested and finite(e.ratio) and e.ratio > 1))]
     if not cands:
         return None
-    return max(cands, key=lambda e: (round(e.ratio, 12), e.target_accuracy))
+    return max(cands, key=lambda e: (e.target_accuracy, -((e.ci_high - e.ci_low) if e.significant else 0.0)))
 
 
 def find(eqs: list[Equivalence], family: str, axis: str, arm: str, target_arm: str,

@@ -65,7 +65,9 @@ from scale_or_reason.analysis._common import (
 from scale_or_reason.analysis.frontier import AXES, aggregate_by_family
 
 N_PARAMS = 4
-"""Parameters of the saturating curve (α, β, γ, δ): the fewest points a fit accepts."""
+"""Parameters of the saturating curve (α, β, γ, δ)."""
+MIN_POINTS = 5
+"""Fewest points a curve is fitted to: more than its parameters (a 4-parameter curve through 4 points is exact)."""
 
 SCALES: tuple[str, ...] = ("ratio", "log")
 """How cost becomes ``x``: ``'ratio'`` (``C / x_ref``, default) or ``'log'`` (``log10(C / x_ref)``)."""
@@ -105,6 +107,9 @@ class SaturatingFit:
     """Largest absolute error on its points."""
     n_points: int = 0
     """Number of points fitted."""
+    loo_mae: float = math.nan
+    """Leave-one-out error: mean absolute error of each point predicted by the curve fitted without it
+    (what the fit says about an unmeasured size; compare with ``mae``, its error on its own points)."""
     cost_min: float = math.nan
     """Cheapest fitted cost (FLOPs): below it the curve extrapolates."""
     cost_max: float = math.nan
@@ -301,8 +306,9 @@ def fit_curves(
 
     Points are the arm's measured (student) points with finite positive cost and finite accuracy.
     The ceiling is ``teacher_accuracy[family]`` when given, else 1; a student measured above the
-    teacher raises the ceiling to its accuracy (the fit's ``ceiling`` records the cap used). Groups with fewer than 4 points are listed in ``skipped`` with the
-    reason, never fitted. ``x_ref`` (the family's cheapest cost on the axis) is shared by all arms
+    teacher raises the ceiling to its accuracy (the fit's ``ceiling`` records the cap used). Groups with fewer than
+    ``MIN_POINTS`` (5: more points than the curve's 4 parameters, as the paper's 5 sizes) are listed in ``skipped``
+    with the reason, never fitted. Each fit carries its leave-one-out error ``loo_mae``. ``x_ref`` (the family's cheapest cost on the axis) is shared by all arms
     of a family on an axis, so their γ are comparable.
 
     Example::
@@ -325,20 +331,28 @@ def fit_curves(
             for arm in ordered_arms(fam):
                 pts = usable[usable["arm"] == arm]
                 n = len(pts)
-                if n < N_PARAMS:
+                if n < MIN_POINTS:
                     why = ("no measured cost on this axis" if n == 0 and fam[fam["arm"] == arm][col].isna().all()
                            else f"only {n} point(s) with a finite cost and accuracy")
                     out.skipped.append({
                         "family": family, "arm": arm, "axis": axis, "n_points": n,
-                        "reason": f"{family} / {arm} / {axis}: not fitted, {why}; the saturating "
-                                  f"curve has {N_PARAMS} parameters and needs at least {N_PARAMS} points",
+                        "reason": f"{family} / {arm} / {axis}: not fitted, {why}; the saturating curve has "
+                                  f"{N_PARAMS} parameters and needs more points than that (at least "
+                                  f"{MIN_POINTS}: with {N_PARAMS} it interpolates them exactly and says nothing); "
+                                  f"equivalences are interpolated between measured points instead",
                     })
                     continue
                 acc = pts["accuracy"].to_numpy(dtype=float)
-                cap = max(ceiling, float(acc.max()))
-                fit = fit_saturating(pts[col].to_numpy(dtype=float), acc, ceiling=min(cap, 1.0),
-                                     x_ref=x_ref, n_starts=n_starts)
+                cost = pts[col].to_numpy(dtype=float)
+                cap = min(max(ceiling, float(acc.max())), 1.0)
+                fit = fit_saturating(cost, acc, ceiling=cap, x_ref=x_ref, n_starts=n_starts)
                 fit.family, fit.arm, fit.axis = family, arm, axis
+                errors = []
+                for i in range(n):  # leave one out: refit on the others, predict the one left out
+                    keep = np.arange(n) != i
+                    f_i = fit_saturating(cost[keep], acc[keep], ceiling=cap, x_ref=x_ref, n_starts=n_starts)
+                    errors.append(abs(float(f_i.predict(cost[i])) - acc[i]))
+                fit.loo_mae = float(np.mean(errors))
                 out.fits.append(fit)
     return out
 

@@ -224,6 +224,17 @@ def bootstrap(
         if not (np.isfinite(n).all() and np.isfinite(a).all() and (n > 0).all()):
             continue
         k = rng.binomial(np.round(n).astype(int), np.clip(a, 0, 1), size=(n_boot, len(n)))
+        if "seed" in g and g["seed"].nunique() > 1:
+            # several training seeds: resample the seeds too (two-stage bootstrap), so the interval includes
+            # the variance between training runs, not only the sampling of items
+            seeds = g["seed"].to_numpy()
+            uniq = pd.unique(seeds)
+            k_s = np.stack([k[:, seeds == u].sum(axis=1) for u in uniq], axis=1)          # (B, S)
+            n_s = np.array([np.round(n[seeds == u]).sum() for u in uniq])                   # (S,)
+            pick = rng.integers(0, len(uniq), size=(n_boot, len(uniq)))
+            acc[:, i] = np.take_along_axis(k_s, pick, axis=1).sum(axis=1) / n_s[pick].sum(axis=1)
+            source[i] = "binomial+seeds"
+            continue
         acc[:, i] = k.sum(axis=1) / np.round(n).sum()
         source[i] = "binomial"
     return Bootstrap(points, acc, inf, source, n_boot, seed)

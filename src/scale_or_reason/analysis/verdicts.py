@@ -27,6 +27,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -50,7 +51,8 @@ from scale_or_reason.analysis.costs import arm_regimes, break_even, budget_segme
 from scale_or_reason.analysis.equivalence import (
     AXIS_WORDS,
     Equivalence,
-    above_baseline,
+    HEADLINE_RULE,
+    learned,
     equivalences,
     find,
     headline,
@@ -164,10 +166,15 @@ def _size_comparison(student: str, ift: dict | None, rsn: dict | None) -> dict[s
         out["sentence"] = f"{size}: reasoning and IFT are level ({accs})."
     else:
         winner, loser = ("reasoning", "IFT") if delta > 0 else ("IFT", "reasoning")
-        out["winner"] = REASONING if delta > 0 else IFT
-        out["sentence"] = (
-            f"{size}: {winner} beats {loser} by {fmt_points(delta)} points ({accs}); {ci}."
-        )
+        out["winner"] = REASONING if delta > 0 else IFT  # the paper's count (Table 1) uses point estimates
+        if overlap is False:
+            out["sentence"] = f"{size}: {winner} beats {loser} by {fmt_points(delta)} points ({accs}); {ci}."
+        elif overlap is None:
+            out["sentence"] = (f"{size}: {winner} ahead of {loser} by {fmt_points(delta)} points ({accs}; point "
+                               f"estimates, no intervals to test).")
+        else:
+            out["sentence"] = (f"{size}: no significant difference ({accs}; {winner} ahead by "
+                               f"{fmt_points(delta)} points, but {ci}).")
     return out
 
 
@@ -203,7 +210,7 @@ def _largest(fam: pd.DataFrame, students: list[str]) -> dict[str, Any] | None:
     return {"student": largest, "parameters": params, "arms": arms, "sentence": sentence}
 
 
-def _matched_compute(fam: pd.DataFrame) -> dict[str, Any] | None:
+def _matched_compute(fam: pd.DataFrame, measured: list[Equivalence] | None = None) -> dict[str, Any] | None:
     kinds = fam["arm"].map(arm_kind)
     rsn = fam[(kinds == REASONING) & fam["accuracy"].map(finite)]
     ift = fam[(kinds == IFT) & fam["accuracy"].map(finite)]
@@ -213,11 +220,11 @@ def _matched_compute(fam: pd.DataFrame) -> dict[str, Any] | None:
     best_rows = rsn[rsn["accuracy"] == best_acc]
     # among equally accurate reasoning points, the cheapest one to train
     best = _point(best_rows.sort_values("train_flops", kind="stable").iloc[0])
-    if not above_baseline(best_rows.sort_values("train_flops", kind="stable").iloc[0]):
+    if not learned(best_rows.sort_values("train_flops", kind="stable").iloc[0]):
         return {"reasoning": best, "ift": None, "train_flops_ratio": None, "inference_flops_ratio": None,
                 "sentence": (f"Matched training compute: the best reasoning point (reasoning "
-                             f"{best['student']}, {fmt_pct(best['accuracy'])}) is not above the trivial "
-                             f"baseline (or 0% when unknown), so matching it says nothing.")}
+                             f"{best['student']}, {fmt_pct(best['accuracy'])}) did not learn (the lower end of "
+                             f"its 95% interval does not clear the trivial baseline), so matching it says nothing.")}
     reaching = ift[(ift["accuracy"] >= best_acc) & ift["train_flops"].map(finite)]
     out: dict[str, Any] = {"reasoning": best, "ift": None, "train_flops_ratio": None,
                            "inference_flops_ratio": None}
@@ -244,11 +251,24 @@ def _matched_compute(fam: pd.DataFrame) -> dict[str, Any] | None:
     out["train_flops_ratio"] = t_ratio
     out["inference_flops_ratio"] = i_ratio
     reach = "matches" if cheapest["accuracy"] == best["accuracy"] else "exceeds"
+    eq = find(measured or [], str(best_rows["family"].iloc[0]) if "family" in best_rows else "", "train_flops",
+              str(ift["arm"].iloc[0]), str(best_rows["arm"].iloc[0]), best["student"])
+    lo, hi = (eq.ci_low, eq.ci_high) if eq is not None else (math.nan, math.nan)
+    out["train_flops_ratio_ci"] = [lo, hi]
+    if not (finite(lo) and finite(hi)) or lo <= 1 <= hi:
+        why = (f"its 95% bootstrap interval {lo:.2g}–{hi:.2g}× includes 1×" if finite(lo) and finite(hi)
+               else "no bootstrap interval")
+        out["sentence"] = (
+            f"Matched training compute (measured points): IFT {cheapest['student']} {reach} the best reasoning "
+            f"point, {rname} ({fmt_pct(cheapest['accuracy'])} vs {fmt_pct(best['accuracy'])}), but the "
+            f"training-compute ratio is not significant ({why}): no significant difference at this budget.")
+        return out
     sentence = (
         f"Matched training compute (measured points): IFT {cheapest['student']} {reach} the best "
         f"reasoning point, {rname} ({fmt_pct(cheapest['accuracy'])} vs "
         f"{fmt_pct(best['accuracy'])}), with {_ratio_phrase(t_ratio, 'training compute')} "
-        f"({fmt_flops(cheapest['train_flops'])} vs {fmt_flops(best['train_flops'])} FLOPs)"
+        f"({fmt_flops(cheapest['train_flops'])} vs {fmt_flops(best['train_flops'])} FLOPs; bootstrap 95% CI "
+        f"{lo:.2g}–{hi:.2g}×)"
     )
     if i_ratio is not None:
         sentence += f" and {_ratio_phrase(i_ratio, 'inference compute per query')}"
@@ -290,9 +310,14 @@ def _other_ratio(eq: Equivalence, pool: list[Equivalence]) -> str | None:
 
 def _equivalence_sentences(family: str, eqs: dict[str, list[Equivalence]],
                            fam: pd.DataFrame) -> tuple[list[str], list[dict[str, Any]]]:
-    sentences: list[str] = []
+    sentences: list[str] = [f"Compute ratios: {HEADLINE_RULE}."]
     items: list[dict[str, Any]] = []
     measured = eqs.get("measured", [])
+    # a published table without sample sizes cannot be tested: point estimates, said as such
+    untested = "n" not in fam or not fam["n"].map(finite).any()
+    if untested:
+        sentences[0] = ("Compute ratios: the results give no sample sizes, so no ratio can be tested; the "
+                        "sentences below compare point estimates only (the most accurate target each A reaches).")
     for axis in AXES:
         for arm_a, arm_b in ((IFT, REASONING), (REASONING, IFT)):
             a_name = next((a for a in fam["arm"] if arm_kind(a) == arm_a), None)
@@ -302,24 +327,32 @@ def _equivalence_sentences(family: str, eqs: dict[str, list[Equivalence]],
             b_rows = fam[(fam["arm"] == b_name) & fam[AXES[axis]].map(finite) & fam["accuracy"].map(finite)]
             if b_rows.empty:
                 continue
-            if not b_rows.apply(above_baseline, axis=1).any():
+            if not b_rows.apply(learned, axis=1).any():
                 if axis == "train_flops" or not fam.loc[fam["arm"] == b_name, "train_flops"].map(finite).any():
                     sentences.append(
-                        f"No {_arm_word(b_name)} point is above its trivial baseline (or 0% when unknown): "
-                        f"no compute equivalence against {_arm_word(b_name)} is worth stating."
+                        f"No {_arm_word(b_name)} point learned (none has the lower end of its 95% interval above "
+                        f"the trivial baseline): no compute equivalence against {_arm_word(b_name)} is worth stating."
                     )
                 continue
-            best = headline(measured, family, axis, a_name, b_name)
+            best = headline(measured, family, axis, a_name, b_name, untested=untested)
+            if best is None and untested:
+                sentences.append(f"By point estimates, no measured {_arm_word(a_name)} point reaches a learned "
+                                 f"{_arm_word(b_name)} point's accuracy with less {AXIS_WORDS[axis]}.")
+                continue
             if best is None:
                 sentences.append(
-                    f"No measured {_arm_word(a_name)} point reaches {_article(_arm_word(b_name))} {_arm_word(b_name)} point's "
-                    f"accuracy with less {AXIS_WORDS[axis]}."
+                    f"No significant {AXIS_WORDS[axis]} saving of {_arm_word(a_name)} over {_arm_word(b_name)} at "
+                    f"this budget: no measured {_arm_word(a_name)} point reaches a learned {_arm_word(b_name)} "
+                    f"point's accuracy with less {AXIS_WORDS[axis]} in at least 97.5% of bootstrap replicates."
                 )
                 continue
             others = [o for o in (_other_ratio(best, eqs.get("interpolated", [])),
                                   _other_ratio(best, eqs.get("fitted", []))) if o]
             text = best.sentence(others)
+            if untested:
+                text += " (Point estimates only: not a tested claim.)"
             item = best.to_dict()
+            item["tested"] = not untested
             if axis == "train_flops":
                 a_row = fam[(fam["student"] == best.student) & (fam["arm"] == a_name)].iloc[0]
                 b_row = fam[(fam["student"] == best.target_student) & (fam["arm"] == b_name)].iloc[0]
@@ -369,10 +402,20 @@ def _family_verdict(family: str, fam: pd.DataFrame, ctx: dict[str, Any] | None =
     n_points = len(fam)
     probs: dict[str, dict[tuple[str, str], float]] = ctx.get("p_frontier", {}).get(family, {})
 
-    front = {axis: frontier_points(fam, axis) for axis in AXES}
+    # frontier verdicts use learned points only (the others are plotted, greyed): a point at chance is on
+    # every frontier by construction when it is the cheapest
+    learned_rows = fam[fam.apply(learned, axis=1)] if len(fam) else fam
+    front = {axis: frontier_points(learned_rows, axis) for axis in AXES}
     budgets = {axis: budget_segments(front[axis]) for axis in AXES}
+    if learned_rows.empty:
+        sentences.append(
+            f"No point learned: none of the {n_points} has the lower end of its 95% interval above its trivial "
+            f"baseline, so there is no frontier and no significant difference at this budget.")
     for axis in AXES:
-        sentences.append(_frontier_sentence(_AXIS_TITLE[axis], front[axis], n_points)
+        if learned_rows.empty:
+            break
+        sentences.append(_frontier_sentence(_AXIS_TITLE[axis], front[axis], len(learned_rows))
+                         .replace(" points:", " learned points:")
                          + _p_frontier_text(front[axis], probs.get(axis, {})))
     for axis in AXES:
         b = _budget_sentence(axis, front[axis])
@@ -392,6 +435,8 @@ def _family_verdict(family: str, fam: pd.DataFrame, ctx: dict[str, Any] | None =
             tail = f"the arms {', '.join(_arm_word(a) for a in best_arms)} tie for it"
         else:
             tail = f"the best arm is {_arm_word(best_arm)}"
+        if learned_rows.empty:
+            tail = "no point learned, so this names no best arm"
         sentences.append(f"Best accuracy: {names} at {fmt_pct(top)}{_ci_text(best[0])}; {tail}.")
 
     missing = [w for k, w in ((IFT, "IFT"), (REASONING, "reasoning")) if k not in kinds]
@@ -413,9 +458,11 @@ def _family_verdict(family: str, fam: pd.DataFrame, ctx: dict[str, Any] | None =
         wins = sum(s["winner"] == REASONING for s in compared)
         clear = sum(s["winner"] == REASONING and s["ci_overlap"] is False for s in compared)
         if compared:
+            clear_ift = sum(s["winner"] == IFT and s["ci_overlap"] is False for s in compared)
             sentences.append(
-                f"At equal size, reasoning beats IFT at {wins} of {len(compared)} sizes compared "
-                f"({clear} with non-overlapping 95% Wilson intervals)."
+                f"At equal size, reasoning is ahead of IFT at {wins} of {len(compared)} sizes by point estimate; "
+                f"significantly (non-overlapping 95% Wilson intervals) at {clear}, IFT significantly at "
+                f"{clear_ift}."
             )
         sentences.extend(s["sentence"] for s in by_size)
 
@@ -423,7 +470,8 @@ def _family_verdict(family: str, fam: pd.DataFrame, ctx: dict[str, Any] | None =
     if largest is not None:
         sentences.append(largest["sentence"])
 
-    matched = None if missing else _matched_compute(fam)
+    eqs_ctx = ctx.get("equivalences") or {}
+    matched = None if missing else _matched_compute(fam, eqs_ctx.get("measured"))
     if matched is not None:
         sentences.append(matched["sentence"])
 
@@ -435,7 +483,7 @@ def _family_verdict(family: str, fam: pd.DataFrame, ctx: dict[str, Any] | None =
         eq_sentences, eq_items = _equivalence_sentences(family, eqs, fam)
         sentences.extend(eq_sentences)
 
-    regimes = frontier_regimes(fam, family)
+    regimes = frontier_regimes(learned_rows, family) if not learned_rows.empty else []
     reg = _regime_sentence(regimes) if regimes else None
     if reg:
         sentences.append(reg)

@@ -1,0 +1,105 @@
+"""Verdicts gated by statistics, on results tables with known answers: noise is never a finding."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scale_or_reason.analysis import fit_curves, verdicts
+from scale_or_reason.analysis.equivalence import equivalences
+from scale_or_reason.analysis.uncertainty import bootstrap
+
+from test_analysis import row, table
+
+RATIO = re.compile(r"with [0-9.,]+× (less|more) ")
+SIZES = ("s1", "s2", "s3", "s4")
+
+
+def _study(p_ift, p_rsn, n=100, seed=0, draw=True, rsn_cost=3.0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, s in enumerate(SIZES):
+        for arm, p, mult in (("ift", p_ift[i], 1.0), ("reasoning", p_rsn[i], rsn_cost)):
+            acc = rng.binomial(n, p) / n if draw else p
+            rows.append(row(s, arm, family="Math-MC", accuracy=acc, n=n, baseline=0.25,
+                            train_flops=1e15 * 4 ** i * mult, inference_flops=1e10 * 4 ** i * mult * 2))
+    return table(rows)
+
+
+def _sentences(df, n_boot=300, seed=0):
+    (v,) = verdicts(df, boot=bootstrap(df, n_boot=n_boot, seed=seed))
+    return v, "\n".join(v["sentences"])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_all_at_chance_states_no_ratio(seed):
+    v, text = _sentences(_study([0.25] * 4, [0.25] * 4, seed=seed), seed=seed)
+    assert not RATIO.search(text), text
+    assert "No point learned" in text or "no significant" in text.lower()
+    assert v["equivalences"] == []
+
+
+def test_a_clearly_dominating_arm_gets_its_sentence_and_interval():
+    # reasoning 30 points above IFT at every size, n = 2000: reasoning s1 (60%) beats IFT s4 (45%) at 1/64 x 3
+    df = _study([0.30, 0.35, 0.40, 0.45], [0.60, 0.65, 0.70, 0.75], n=2000, draw=False)
+    v, text = _sentences(df)
+    m = re.search(r"reasoning s1 reaches IFT s4's accuracy \(60\.0% vs 45\.0%\) with ([0-9.]+)× less training "
+                  r"compute .*bootstrap 95% CI of the ratio ([0-9.]+)–([0-9.]+)", text)
+    assert m, text
+    ratio, lo, hi = map(float, m.groups())
+    assert ratio == pytest.approx(64 / 3, rel=0.05) and lo > 1 and lo <= ratio <= hi
+    assert "significantly (non-overlapping 95% Wilson intervals) at 4" in text
+    item = next(e for e in v["equivalences"] if e["axis"] == "train_flops" and e["arm"] == "reasoning")
+    assert item["significant"] and item["target_student"] == "s4"
+
+
+def test_overlapping_intervals_say_no_significant_difference():
+    # both arms the same model (same accuracy, same cost), n = 100: whatever the draw, no ratio, no winner
+    for seed in range(4):
+        df = _study([0.40, 0.50, 0.60, 0.70], [0.40, 0.50, 0.60, 0.70], seed=seed, rsn_cost=1.0)
+        v, text = _sentences(df, seed=seed)
+        assert not RATIO.search(text), text
+        assert "No significant training compute saving" in text
+        assert " beats " not in text or "non-overlapping" in text
+
+
+def test_the_headline_is_not_the_largest_ratio():
+    # IFT s1 (80%) reaches reasoning s1 (50%, 50x dearer) and reasoning s2 (70%, 3x dearer): the largest
+    # ratio would headline the weak, expensive s1; the rule picks the most accurate target reached
+    df = table([row("s1", "ift", family="Math-MC", accuracy=0.80, n=5000, train_flops=1e15),
+                row("s1", "reasoning", family="Math-MC", accuracy=0.50, n=5000, train_flops=5e16),
+                row("s2", "reasoning", family="Math-MC", accuracy=0.70, n=5000, train_flops=3e15)])
+    v, text = _sentences(df)
+    assert "IFT s1 reaches reasoning s2's accuracy (80.0% vs 70.0%) with 3.0× less training compute" in text
+    assert "reaches reasoning s1's accuracy" not in text and "50× less" not in text
+
+
+def test_four_points_are_not_fitted_and_give_no_fitted_equivalence():
+    df = _study([0.30, 0.35, 0.40, 0.45], [0.60, 0.65, 0.70, 0.75], n=2000, draw=False)
+    fits = fit_curves(df)
+    assert fits.fits == [] and all("at least 5" in s["reason"] for s in fits.skipped)
+    assert equivalences(df, method="fitted", fits=fits) == []
+    _, text = _sentences(df)
+    assert "fitted curves" not in text and "interpolated:" in text
+
+
+def test_seed_variance_widens_the_intervals():
+    """Two training seeds that disagree by 20 points: the two-stage bootstrap's interval is wider than the one
+    that pools both seeds' items as if they were one run."""
+    def cell(seeds):
+        rows = []
+        for seed, acc in seeds:
+            r = row("s1", "ift", family="Math-MC", accuracy=acc, n=400)
+            r["seed"] = seed
+            rows.append(r)
+        return pd.DataFrame(rows)
+
+    pooled = cell([(0, 0.5), (0, 0.5)])              # one seed (its two benchmarks' rows)
+    spread = cell([(0, 0.4), (1, 0.6)])              # same pooled accuracy, two seeds 20 points apart
+    b_pooled = bootstrap(pooled, n_boot=2000, seed=0)
+    b_spread = bootstrap(spread, n_boot=2000, seed=0)
+    assert b_spread.source == ["binomial+seeds"] and b_pooled.source == ["binomial"]
+    w_pooled = np.subtract(*np.percentile(b_pooled.accuracy[:, 0], [97.5, 2.5]))
+    w_spread = np.subtract(*np.percentile(b_spread.accuracy[:, 0], [97.5, 2.5]))
+    assert w_spread > 2 * w_pooled
