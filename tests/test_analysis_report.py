@@ -63,16 +63,19 @@ def test_report_is_self_contained_and_ordered(report):
     page = path.read_text(encoding="utf-8")
     assert 'src="http' not in page and 'href="http' not in page and "<script" not in page
     assert "Test &lt;study&gt; &amp; co" in page and "<b>synthetic</b>" not in page
-    order = ["Verdicts", "Figures", "Compute equivalences", "Total cost by number of queries", "Fitted curves",
-             "Uncertainty", "Early stopping (App. H)", "Results by family", "Methods", "FLOPs convention",
-             "Study configuration"]
+    order = ["The answer", "Verdicts, family by family", "Figures", "Compute equivalences",
+             "Total cost by number of queries", "Fitted curves", "Uncertainty", "Early stopping (App. H)",
+             "Results by family", "Methods", "FLOPs convention", "Study configuration"]
     headings = re.findall(r"<h2[^>]*>(.*?)</h2>", page)
     positions = [headings.index(k) for k in order]
     assert positions == sorted(positions)
     assert "&quot;profile&quot;: &quot;quick&quot;" in page
-    # verdicts carry the equivalences and their uncertainty
-    assert page.index(">Verdicts</h2>") < page.index("<img")
-    verdicts = page[page.index(">Verdicts</h2>"):page.index("<img")]
+    # the report leads with the answer: one sentence per family, then the training-FLOPs frontier figure,
+    # before the detailed verdicts (folded)
+    answer = page[page.index(">The answer</h2>"):page.index("<img")]
+    assert answer.count("<li>") == 2 and "Math-OE:" in answer and "95% interval clears" in answer
+    assert page.index("<img") < page.index(">Verdicts, family by family</h2>") < page.index("</details>")
+    verdicts = page[page.index(">Verdicts, family by family</h2>"):page.index("</details>")]
     assert "reaches" in verdicts and "bootstrap 95% CI of the ratio" in verdicts
     assert "Bootstrap probability of being on it" in verdicts
     assert "Teacher accuracy (cap of the fits): Math-OE 90.0%" in page

@@ -52,6 +52,7 @@ from scale_or_reason.analysis._common import (
     ordered_families,
     ordered_students,
 )
+from scale_or_reason.analysis.equivalence import HEADLINE_RULE
 from scale_or_reason.analysis.engine import Analysis, run_analysis
 from scale_or_reason.analysis.figures import figure_gaps
 from scale_or_reason.analysis.frontier import aggregate_by_family
@@ -131,10 +132,13 @@ def _verdicts_html(items: list[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
-def _figures_html(paths: dict[str, list[Path]], gaps: dict[str, str]) -> str:
+def _figures_html(paths: dict[str, list[Path]], gaps: dict[str, str], only: tuple[str, ...] = (),
+                  skip: tuple[str, ...] = ()) -> str:
     parts = []
     missing = []
     for key, caption in _FIGURES:
+        if (only and key not in only) or key in skip:
+            continue
         pngs = [p for p in paths.get(key, []) if Path(p).suffix == ".png"]
         if not pngs:
             missing.append(f"<li>{_e(caption.split(' — ')[0])}: not drawn — "
@@ -535,10 +539,16 @@ def write_report(
 points from {len(results)} result rows{'' if a.answers is None else f' and {len(a.answers)} per-sample answers'}.
 Frontiers use measured points only; fitted and interpolated numbers are labelled as such.</p>
 {notes_html}
-<h2 id="verdicts">Verdicts</h2>
+<h2 id="answer">The answer</h2>
+<ul>{"".join(f"<li>{_e(v.get('answer', ''))}</li>" for v in a.verdicts)}</ul>
+<p class="muted">Statistics: a point counts as learned when the lower end of its 95% interval clears its
+trivial baseline; {_e(HEADLINE_RULE)}; a win at equal size needs non-overlapping 95% Wilson intervals.</p>
+{_figures_html(figures, gaps, only=("train_flops",)) if figures.get("train_flops") else ""}
+<details><summary><h2 id="verdicts" style="display:inline">Verdicts, family by family</h2></summary>
 {_verdicts_html(a.verdicts)}
+</details>
 <h2>Figures</h2>
-{_figures_html(figures, gaps)}
+{_figures_html(figures, gaps, skip=("train_flops",) if figures.get("train_flops") else ())}
 <h2>Compute equivalences</h2>
 <p class="muted">A reaches B's accuracy with k× less compute (measured points; the same target by
 interpolation and by the fitted curves alongside). Largest k first.</p>

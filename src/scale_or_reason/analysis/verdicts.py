@@ -501,9 +501,11 @@ def _family_verdict(family: str, fam: pd.DataFrame, ctx: dict[str, Any] | None =
                 f"median range {float(sp['range_points'].median()):.1f} points."
             )
 
+    answer = _answer(family, fam, learned_rows, eq_items, best)
     return jsonable(
         {
             "family": family,
+            "answer": answer,
             "convention": convention,
             "arms": arms,
             "students": students,
@@ -522,6 +524,50 @@ def _family_verdict(family: str, fam: pd.DataFrame, ctx: dict[str, Any] | None =
             "sentences": sentences,
         }
     )
+
+
+def _answer(family: str, fam_rows: pd.DataFrame, learned_rows: pd.DataFrame, eq_items: list[dict[str, Any]],
+            best: list[dict[str, Any]]) -> str:
+    """The family's one-sentence answer, from the facts above: what the report leads with."""
+    if learned_rows.empty:
+        return (f"{family}: nothing learned — no point's 95% interval clears its trivial baseline; no "
+                f"significant difference at this budget.")
+    claims = [e for e in eq_items if e.get("axis") == "train_flops" and e.get("significant")]
+    if claims:
+        parts = []
+        for e in claims:
+            parts.append(f"{_arm_word(e['arm'])} {e['student']} reaches {_arm_word(e['target_arm'])} "
+                         f"{e['target_student']}'s accuracy ({fmt_pct(e['accuracy'])} vs "
+                         f"{fmt_pct(e['target_accuracy'])}) with {fmt_ratio(e['ratio'])} less training compute "
+                         f"(95% CI {e['ci_low']:.2g}–{e['ci_high']:.2g}×)")
+        return f"{family}: " + "; ".join(parts) + "."
+    untested = [e for e in eq_items if e.get("axis") == "train_flops" and e.get("tested") is False]
+    if untested:
+        e = untested[0]
+        return (f"{family}: by point estimates only (no sample sizes), {_arm_word(e['arm'])} {e['student']} reaches "
+                f"{_arm_word(e['target_arm'])} {e['target_student']}'s accuracy with {fmt_ratio(e['ratio'])} less "
+                f"training compute — not a tested claim.")
+    # no ratio to state: is one arm simply better (its best point's interval above everything of the other)?
+    tops = {}
+    for kind in (IFT, REASONING):
+        rows = fam_rows[fam_rows["arm"].map(arm_kind) == kind]
+        rows = rows[rows["accuracy"].map(finite)]
+        if not rows.empty:
+            tops[kind] = _point(rows.sort_values("accuracy", ascending=False, kind="stable").iloc[0])
+    if len(tops) == 2:
+        for win, lose in ((IFT, REASONING), (REASONING, IFT)):
+            w, lo = tops[win], tops[lose]
+            if finite(w["ci_low"]) and finite(lo["ci_high"]) and w["ci_low"] > lo["ci_high"]:
+                return (f"{family}: {_arm_word(win)} is significantly more accurate — its best point "
+                        f"({_point_name(w['student'], w['arm'])}, {fmt_pct(w['accuracy'])}{_ci_text(w)}) is above "
+                        f"every {_arm_word(lose)} point (best {_point_name(lo['student'], lo['arm'])}, "
+                        f"{fmt_pct(lo['accuracy'])}{_ci_text(lo)}), which reaches no learned {_arm_word(win)} "
+                        f"point at the compute measured; no compute ratio to state.")
+    top = best[0] if best else None
+    tail = (f" (best point: {_point_name(top['student'], top['arm'])}, {fmt_pct(top['accuracy'])}{_ci_text(top)})"
+            if top else "")
+    return (f"{family}: no significant training-compute difference between IFT and reasoning at this "
+            f"budget{tail}.")
 
 
 def verdicts(
