@@ -64,7 +64,11 @@ def test_cli_analyze_table1_json_shape(tmp_path):
     out = json.loads(res.stdout)
     assert {(o["family"], o["axis"]) for o in out} == {(f, a) for f in FAMILIES
                                                        for a in ("train_flops", "inference_flops")}
-    assert all(set(o) == {"family", "axis", "convention", "frontier"} for o in out)
+    assert all(set(o) == {"family", "axis", "convention", "frontier", "learned_frontier", "answer", "equivalences"}
+               for o in out)
+    mc = [o for o in out if o["family"] == "General-MC" and o["axis"] == "inference_flops"][0]
+    assert "not a tested claim" in mc["answer"] or "no significant" in mc["answer"] or "reaches" in mc["answer"]
+    assert mc["equivalences"] and all(e["tested"] is False for e in mc["equivalences"])
     inf = [o for o in out if o["axis"] == "inference_flops" and o["family"] == "Math-OE"][0]
     assert inf["convention"] == "paper" and inf["frontier"][0] == {
         "student": "Qwen2.5-0.5B", "arm": "ift", "parameters": 494032768,

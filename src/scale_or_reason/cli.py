@@ -306,7 +306,7 @@ def analyze(
     source: Path = typer.Argument(..., help="A study directory, or a results CSV/Parquet in the results schema."),
     out: Path = typer.Option(None, help="Report directory (default: <study>/report, or ./sor-analysis for a table)."),
     queries: list[float] = typer.Option(None, "--queries", help="Query counts Q for total-cost frontiers (repeatable)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the frontier per family and cost axis as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print per family and cost axis: the frontier, the frontier of learned points, the family's answer and its stated equivalences, as JSON."),
 ) -> None:
     """Frontiers, fits, verdicts and the HTML report from a study or a results table."""
     from .analysis import load_study, run_analysis, write_report
@@ -321,8 +321,17 @@ def analyze(
     except (ValueError, KeyError, FileNotFoundError) as e:
         _fail(f"{source}: {e}")
     if as_json:
-        typer.echo(json.dumps([{"family": f["family"], "axis": f["axis"], "convention": f.get("convention"),
-                                 "frontier": f["points"]} for f in analysis.to_dict()["frontiers"]]))
+        full = analysis.to_dict()
+        facts = {v["family"]: v for v in full["verdicts"]}
+        rows = []
+        for f in full["frontiers"]:
+            v = facts.get(f["family"], {})
+            rows.append({"family": f["family"], "axis": f["axis"], "convention": f.get("convention"),
+                         "frontier": f["points"],                                   # every measured point
+                         "learned_frontier": v.get("frontier", {}).get(f["axis"], []),  # what verdicts use
+                         "answer": v.get("answer"),
+                         "equivalences": [e for e in v.get("equivalences", []) if e.get("axis") == f["axis"]]})
+        typer.echo(json.dumps(rows))
     else:
         typer.echo(analysis.text)
         typer.echo(f"Report: {report}")

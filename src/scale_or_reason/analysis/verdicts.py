@@ -566,6 +566,9 @@ def _answer(family: str, fam_rows: pd.DataFrame, learned_rows: pd.DataFrame, eq_
     top = best[0] if best else None
     tail = (f" (best point: {_point_name(top['student'], top['arm'])}, {fmt_pct(top['accuracy'])}{_ci_text(top)})"
             if top else "")
+    if "n" not in fam_rows or not fam_rows["n"].map(finite).any():
+        return (f"{family}: the results give no sample sizes, so nothing can be tested; by point estimates no "
+                f"training-compute saving is measured{tail}.")
     return (f"{family}: no significant training-compute difference between IFT and reasoning at this "
             f"budget{tail}.")
 
