@@ -49,6 +49,7 @@ from scale_or_reason.analysis._common import (
     ordered_families,
     ordered_students,
 )
+from scale_or_reason.analysis.equivalence import learned
 from scale_or_reason.analysis.frontier import AXES, aggregate_by_family, pareto_frontier
 
 FORMATS: tuple[str, ...] = ("png", "svg")
@@ -64,6 +65,7 @@ _BASE_STYLE = {
 _EXTRA_MARKERS = ("s", "D", "v", "P", "X", "*", "<", ">", "h")
 _EXTRA_COLOURS = ("#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#ff7f0e")
 _FRONTIER_COLOUR = "#444444"
+_UNLEARNED_COLOUR = "#bbbbbb"
 _BASELINE_COLOUR = "#777777"
 _TEACHER_COLOUR = "#2f2f2f"
 
@@ -156,7 +158,7 @@ def _legend(fig: Figure, styles: dict[str, dict[str, str]], extra: list[Line2D])
                markersize=7)
         for s in styles.values()
     ] + extra
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 6),
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4),
                frameon=False)
 
 
@@ -209,11 +211,14 @@ def plot_frontiers(
                 yerr = np.vstack([np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)])
                 ax.errorbar(x, y, yerr=yerr, fmt="none", ecolor=st["color"], alpha=0.35,
                             elinewidth=1, capsize=2, zorder=2)
-            ax.scatter(x, y, marker=st["marker"], color=st["color"], s=42, zorder=3,
+            ok = pts.apply(learned, axis=1).to_numpy(dtype=bool)
+            # points that did not learn (95% interval not above the baseline) are drawn, greyed
+            colours = [st["color"] if k else _UNLEARNED_COLOUR for k in ok]
+            ax.scatter(x, y, marker=st["marker"], c=colours, s=42, zorder=3,
                        edgecolors="white", linewidths=0.5)
-            for xi, yi, label in zip(x, y, pts["student"].astype(str)):
+            for xi, yi, label, c in zip(x, y, pts["student"].astype(str), colours):
                 ax.annotate(label, (xi, yi), xytext=(4, 4), textcoords="offset points",
-                            fontsize=7, color=st["color"])
+                            fontsize=7, color=c)
         if fits is not None and not fam.empty:
             xlo, xhi = float(fam[cost_col].min()), float(fam[cost_col].max())
             for arm, st in styles.items():
@@ -231,7 +236,7 @@ def plot_frontiers(
         if teacher_accuracy and finite(teacher_accuracy.get(family)):
             ax.axhline(100 * float(teacher_accuracy[family]), color=_TEACHER_COLOUR, linestyle=":",
                        linewidth=1.2, zorder=0)
-        front = pareto_frontier(fam, cost_col)
+        front = pareto_frontier(fam[fam.apply(learned, axis=1)] if not fam.empty else fam, cost_col)
         if not front.empty:
             fx = front[cost_col].to_numpy(dtype=float)
             fy = 100 * front["accuracy"].to_numpy(dtype=float)
@@ -255,7 +260,9 @@ def plot_frontiers(
         ax.set_ylabel("accuracy (%)")
         ax.grid(True, which="major", alpha=0.3)
     extra = [
-        Line2D([], [], color=_FRONTIER_COLOUR, linewidth=1.2, label="frontier (measured points)"),
+        Line2D([], [], color=_FRONTIER_COLOUR, linewidth=1.2, label="frontier (learned measured points)"),
+        Line2D([], [], color=_UNLEARNED_COLOUR, marker="o", linestyle="none",
+               label="not learned (95% interval not above the baseline)"),
         Line2D([], [], color=_BASELINE_COLOUR, linestyle="--", linewidth=1, label="trivial baseline"),
     ]
     if fits is not None and any(f.axis == axis for f in fits.fits):
