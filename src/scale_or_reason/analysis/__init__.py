@@ -53,7 +53,8 @@ from scale_or_reason.analysis.inputs import (
     paper_teacher_accuracy,
 )
 from scale_or_reason.analysis.plan import plan
-from scale_or_reason.analysis.plots import plot_all, plot_frontiers, plot_tokens
+from scale_or_reason.analysis.figures import plot_all
+from scale_or_reason.analysis.plots import plot_frontiers, plot_tokens
 from scale_or_reason.analysis.report import analyze, token_ratios, write_report
 from scale_or_reason.analysis.uncertainty import Bootstrap, bootstrap, seed_spread
 from scale_or_reason.analysis.verdicts import render_verdicts, verdicts

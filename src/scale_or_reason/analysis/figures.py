@@ -46,13 +46,15 @@ from scale_or_reason.analysis._common import (
 )
 from scale_or_reason.analysis.early_stop import early_stopping
 from scale_or_reason.analysis.fits import inference_power_laws
-from scale_or_reason.analysis.frontier import aggregate_by_family
+from scale_or_reason.analysis.frontier import AXES, aggregate_by_family
 from scale_or_reason.analysis.plots import (
     _legend,
     _new_figure,
     _save,
     accuracy_limits,
     arm_styles,
+    plot_frontiers,
+    plot_tokens,
     tidy_log_axis,
 )
 
@@ -350,7 +352,7 @@ def plot_early_stopping(answers: pd.DataFrame | None, out_dir: Path, *, table: p
 
 
 def figure_gaps(results: pd.DataFrame, answers: pd.DataFrame | None) -> dict[str, str]:
-    """Why a figure would be empty: ``{figure key: reason}`` for the keys of ``plots.plot_all``."""
+    """Why a figure would be empty: ``{figure key: reason}`` for the keys of ``plot_all``."""
     gaps: dict[str, str] = {}
     agg = aggregate_by_family(results)
     if agg.empty:
@@ -373,3 +375,37 @@ def figure_gaps(results: pd.DataFrame, answers: pd.DataFrame | None) -> dict[str
     if answers is None or "generated_tokens" not in answers.columns:
         gaps["early_stopping"] = "needs per-sample answers (a study directory's answers/)"
     return gaps
+
+
+def plot_all(
+    results: pd.DataFrame,
+    out_dir: Path,
+    *,
+    dpi: int = 150,
+    fits: Any = None,
+    answers: pd.DataFrame | None = None,
+    teacher_accuracy: dict[str, float] | None = None,
+    early: pd.DataFrame | None = None,
+) -> dict[str, list[Path]]:
+    """Every figure of the report, keyed by name; ``[]`` for a figure the inputs cannot support
+    (:func:`figure_gaps` says why).
+
+    Keys: ``train_flops``, ``inference_flops`` (Figs. 2–3), ``tokens``, ``token_factor`` (Fig. 1),
+    ``length_correct`` (Fig. 4), ``rho_accuracy``, ``rho_tokens`` (Figs. 5–6),
+    ``inference_scaling`` (Fig. 14), ``early_stopping`` (App. H; needs ``answers`` or ``early``).
+
+    Example::
+
+        paths = plot_all(results, Path("figures"))
+        print(paths["train_flops"][0])   # figures/accuracy_vs_train_flops.png
+    """
+    out = {axis: plot_frontiers(results, out_dir, axis, dpi=dpi, fits=fits,
+                                teacher_accuracy=teacher_accuracy) for axis in AXES}
+    out["tokens"] = plot_tokens(results, out_dir, dpi=dpi)
+    out["token_factor"] = plot_token_factor(results, out_dir, dpi=dpi)
+    out["length_correct"] = plot_length_by_correctness(results, out_dir, dpi=dpi)
+    out["rho_accuracy"] = plot_rho(results, out_dir, metric="accuracy", dpi=dpi)
+    out["rho_tokens"] = plot_rho(results, out_dir, metric="tokens", dpi=dpi)
+    out["inference_scaling"] = plot_inference_scaling(results, out_dir, dpi=dpi)
+    out["early_stopping"] = plot_early_stopping(answers, out_dir, table=early, dpi=dpi)
+    return out

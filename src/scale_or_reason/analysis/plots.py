@@ -7,19 +7,19 @@ figure is saved as PNG and SVG (atomically); the functions return the written pa
 * ``plot_frontiers``: one panel per family (2x2 for the four families), x = FLOPs (log), y =
   accuracy (%), points labelled by student, IFT and reasoning (and any curriculum arm) with
   distinct marker + colour and one shared legend, 95% Wilson intervals as error bars, the Pareto
-  frontier of measured points as a step line, the family's trivial baseline as a dashed line.
+  frontier of the learned measured points as a step line (points that did not learn greyed), the family's trivial baseline as a dashed line.
   With ``fits`` (:class:`~scale_or_reason.analysis.fits.FitSet`), each arm's fitted saturating
   curve is drawn in its colour — solid over the arm's measured cost range, dotted beyond it — and,
   with ``teacher_accuracy``, the teacher as a dotted horizontal line (paper Figs. 2–3).
 * ``plot_tokens``: mean generated tokens per family, students by size on x, one series per arm,
   log y.
-* ``plot_all``: these and the figures of :mod:`~scale_or_reason.analysis.figures` (Figs. 1, 4, 5–6,
-  14 and App. H) in one call.
+The other figures (Figs. 1, 4, 5–6, 14, App. H) and ``plot_all``, which draws every figure of the report
+in one call, are in :mod:`~scale_or_reason.analysis.figures`; this module imports nothing from it.
 
 Example::
 
     from pathlib import Path
-    from scale_or_reason.analysis.plots import plot_all
+    from scale_or_reason.analysis.figures import plot_all
     paths = plot_all(results, Path("report/figures"), fits=fits, answers=answers)
     # {"train_flops": [...png, ...svg], "inference_flops": [...], "tokens": [...],
     #  "token_factor": [...], "length_correct": [...], "rho_accuracy": [], ...}
@@ -325,39 +325,3 @@ def plot_tokens(
         ax.grid(True, axis="y", which="major", alpha=0.3)
     _legend(fig, styles, [])
     return _save(fig, Path(out_dir), stem, dpi)
-
-
-def plot_all(
-    results: pd.DataFrame,
-    out_dir: Path,
-    *,
-    dpi: int = 150,
-    fits: Any = None,
-    answers: pd.DataFrame | None = None,
-    teacher_accuracy: dict[str, float] | None = None,
-    early: pd.DataFrame | None = None,
-) -> dict[str, list[Path]]:
-    """Every figure of the report, keyed by name; ``[]`` for a figure the inputs cannot support
-    (:func:`~scale_or_reason.analysis.figures.figure_gaps` says why).
-
-    Keys: ``train_flops``, ``inference_flops`` (Figs. 2–3), ``tokens``, ``token_factor`` (Fig. 1),
-    ``length_correct`` (Fig. 4), ``rho_accuracy``, ``rho_tokens`` (Figs. 5–6),
-    ``inference_scaling`` (Fig. 14), ``early_stopping`` (App. H; needs ``answers`` or ``early``).
-
-    Example::
-
-        paths = plot_all(results, Path("figures"))
-        print(paths["train_flops"][0])   # figures/accuracy_vs_train_flops.png
-    """
-    from scale_or_reason.analysis import figures as F
-
-    out = {axis: plot_frontiers(results, out_dir, axis, dpi=dpi, fits=fits,
-                                teacher_accuracy=teacher_accuracy) for axis in AXES}
-    out["tokens"] = plot_tokens(results, out_dir, dpi=dpi)
-    out["token_factor"] = F.plot_token_factor(results, out_dir, dpi=dpi)
-    out["length_correct"] = F.plot_length_by_correctness(results, out_dir, dpi=dpi)
-    out["rho_accuracy"] = F.plot_rho(results, out_dir, metric="accuracy", dpi=dpi)
-    out["rho_tokens"] = F.plot_rho(results, out_dir, metric="tokens", dpi=dpi)
-    out["inference_scaling"] = F.plot_inference_scaling(results, out_dir, dpi=dpi)
-    out["early_stopping"] = F.plot_early_stopping(answers, out_dir, table=early, dpi=dpi)
-    return out

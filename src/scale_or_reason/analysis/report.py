@@ -54,10 +54,9 @@ from scale_or_reason.analysis._common import (
 )
 from scale_or_reason.analysis.equivalence import HEADLINE_RULE
 from scale_or_reason.analysis.engine import Analysis, run_analysis
-from scale_or_reason.analysis.figures import figure_gaps
+from scale_or_reason.analysis.figures import figure_gaps, plot_all
 from scale_or_reason.analysis.frontier import aggregate_by_family
 from scale_or_reason.analysis.inputs import load_answers, read_teacher
-from scale_or_reason.analysis.plots import plot_all
 
 CONVENTION_NOTES: dict[str, str] = {
     "paper": (
