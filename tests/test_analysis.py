@@ -12,13 +12,13 @@ import pytest
 from scale_or_reason.analysis import (
     Frontier,
     aggregate_by_family,
-    analyze,
     frontiers,
     pareto_frontier,
     plot_all,
     plot_frontiers,
     plot_tokens,
     render_verdicts,
+    run_analysis,
     token_ratios,
     verdicts,
     write_report,
@@ -331,7 +331,7 @@ def test_analyze_is_strict_json_with_missing_values():
     df = study([0.3, 0.4, 0.5, 0.6], [0.4, 0.5, 0.6, 0.7], families=("General-MC",))
     df.loc[0, "generated_tokens_correct_mean"] = np.nan
     df.loc[1, "baseline"] = np.nan
-    out = analyze(df)
+    out = run_analysis(df).to_dict()
     text = json.dumps(out, allow_nan=False)
     assert json.loads(text) == out
     assert {"families", "conventions", "frontiers", "verdicts", "text", "fits", "equivalences",
@@ -343,6 +343,8 @@ def test_analyze_is_strict_json_with_missing_values():
 def test_empty_results_report(tmp_path):
     empty = table([row()]).iloc[0:0]
     assert frontiers(empty) == [] and verdicts(empty) == []
-    path = write_report(empty, tmp_path, title="empty")
+    path = write_report(run_analysis(empty), tmp_path, title="empty")
+    with pytest.raises(TypeError, match="takes the Analysis"):
+        write_report(empty, tmp_path, title="a table is not an analysis")
     page = path.read_text()
     assert "No results to judge." in page and "<img" not in page

@@ -18,7 +18,7 @@ import pytest
 
 from scale_or_reason.analysis import aggregate_by_family, paper_table1, run_analysis, write_report
 from scale_or_reason.analysis.figures import figure_gaps
-from scale_or_reason.analysis.report import _detect_study_dir, _figures_html
+from scale_or_reason.analysis.report import _figures_html
 from scale_or_reason.records import RESULTS_COLUMNS
 from test_analysis_synthetic import synthetic_study
 
@@ -38,8 +38,8 @@ def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     analysis = run_analysis(results, answers, queries=[1e3, 1e9], teacher_accuracy={"Math-OE": 0.9},
                             n_boot=200, seed=0)
-    path = write_report(results, out, title="Test <study> & co", config={"profile": "quick", "seed": 0},
-                        notes=["<b>synthetic</b> tasks"], analysis=analysis)
+    path = write_report(analysis, out, title="Test <study> & co", config={"profile": "quick", "seed": 0},
+                        notes=["<b>synthetic</b> tasks"])
     return results, answers, analysis, out, path
 
 
@@ -161,10 +161,3 @@ def test_missing_figures_are_explained():
     t1 = figure_gaps(paper_table1(), None)
     assert {"train_flops", "tokens", "token_factor", "length_correct", "early_stopping"} <= set(t1)
     assert "inference_flops" not in t1 and "inference_scaling" not in t1
-
-
-def test_study_dir_detection(tmp_path):
-    (tmp_path / "answers").mkdir()
-    assert _detect_study_dir(tmp_path / "report") is None
-    (tmp_path / "results.parquet").write_bytes(b"")
-    assert _detect_study_dir(tmp_path / "report") == tmp_path.resolve()

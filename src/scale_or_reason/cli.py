@@ -315,9 +315,8 @@ def analyze(
         data = load_study(source)
         analysis = run_analysis(data.results, data.answers, queries=queries or None,
                                 teacher_accuracy=data.teacher_accuracy or None)
-        report = write_report(data.results, out or (source / "report" if source.is_dir() else Path("sor-analysis")),
-                              title=f"Scale or reason? — {source.name}", config=data.config, answers=data.answers,
-                              analysis=analysis)
+        report = write_report(analysis, out or (source / "report" if source.is_dir() else Path("sor-analysis")),
+                              title=f"Scale or reason? — {source.name}", config=data.config)
     except (ValueError, KeyError, FileNotFoundError) as e:
         _fail(f"{source}: {e}")
     if as_json:

@@ -10,11 +10,11 @@ Example::
     from scale_or_reason.analysis import load_study, plan, run_analysis, write_report
 
     data = load_study("sor-study")                      # or a results CSV, e.g. example_path()
-    a = run_analysis(data.results, data.answers, queries=[1e6])
+    a = run_analysis(data.results, data.answers, queries=[1e6], teacher_accuracy=data.teacher_accuracy)
     print(a.text)                                        # verdicts in words
     for f in a.frontiers:
         print(f.family, f.axis, [(p["student"], p["arm"]) for p in f.points])
-    write_report(data.results, Path("report"), title="My study", analysis=a)
+    write_report(a, Path("report"), title="My study", config=data.config)
     print(plan(data.results, "Math-OE", train_budget=1e12, answers=data.answers)["text"])
 """
 
@@ -55,7 +55,7 @@ from scale_or_reason.analysis.inputs import (
 from scale_or_reason.analysis.plan import plan
 from scale_or_reason.analysis.figures import plot_all
 from scale_or_reason.analysis.plots import plot_frontiers, plot_tokens
-from scale_or_reason.analysis.report import analyze, token_ratios, write_report
+from scale_or_reason.analysis.report import token_ratios, write_report
 from scale_or_reason.analysis.uncertainty import Bootstrap, bootstrap, seed_spread
 from scale_or_reason.analysis.verdicts import render_verdicts, verdicts
 
@@ -70,7 +70,6 @@ __all__ = [
     "SaturatingFit",
     "StudyData",
     "aggregate_by_family",
-    "analyze",
     "bootstrap",
     "break_even",
     "budget_segments",

@@ -12,17 +12,19 @@
 * ``fits.csv``, ``equivalences.csv``, ``uncertainty.csv``, ``early_stopping.csv`` — the tables.
 * ``figures/`` — each figure as PNG and SVG.
 
-``analyze`` returns the same analysis as a JSON-able dict (what ``sor analyze`` prints). All files
-are written atomically.
+The analysis is one pipeline with one door each way: ``load_study`` (a study directory or a results
+table) -> ``run_analysis`` (the typed ``Analysis``: facts computed once) -> ``write_report(analysis)``
+(sentences and figures rendered from those facts). All files are written atomically.
 
 Example::
 
     from pathlib import Path
-    from scale_or_reason.analysis.report import analyze, write_report
-    path = write_report(results, Path("sor-study/report"), title="Demo study",
-                        config={"profile": "quick"}, notes=["Synthetic tasks, not the paper's."],
-                        answers=answers, queries=[1e6])
-    summary = analyze(results, answers)  # {"families", "frontiers", "fits", "verdicts", "text", ...}
+    from scale_or_reason.analysis import load_study, run_analysis, write_report
+    data = load_study("sor-study")
+    a = run_analysis(data.results, data.answers, queries=[1e6], teacher_accuracy=data.teacher_accuracy)
+    path = write_report(a, Path("sor-study/report"), title="Demo study", config=data.config,
+                        notes=["Synthetic tasks, not the paper's."])
+    a.to_dict()   # {"families", "frontiers", "fits", "verdicts", "text", ...}: what sor analyze --json builds on
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import base64
 import html
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -53,10 +55,9 @@ from scale_or_reason.analysis._common import (
     ordered_students,
 )
 from scale_or_reason.analysis.equivalence import HEADLINE_RULE
-from scale_or_reason.analysis.engine import Analysis, run_analysis
+from scale_or_reason.analysis.engine import Analysis
 from scale_or_reason.analysis.figures import figure_gaps, plot_all
 from scale_or_reason.analysis.frontier import aggregate_by_family
-from scale_or_reason.analysis.inputs import load_answers, read_teacher
 
 CONVENTION_NOTES: dict[str, str] = {
     "paper": (
@@ -409,85 +410,30 @@ binomial draws from accuracy and n. Intervals are 95% percentile intervals.</li>
 </ul>"""
 
 
-def _detect_study_dir(out_dir: Path) -> Path | None:
-    parent = Path(out_dir).resolve().parent
-    if ((parent / "results.parquet").exists() or (parent / "results.csv").exists()) and (parent / "answers").is_dir():
-        return parent
-    return None
-
-
-def analyze(
-    results: pd.DataFrame,
-    answers: pd.DataFrame | None = None,
-    *,
-    queries: Iterable[float] | None = None,
-    teacher_accuracy: dict[str, float] | None = None,
-    n_boot: int = 1000,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """The whole analysis as one JSON-able dict (strict JSON: NaN becomes ``None``).
-
-    Keys: ``families``, ``conventions``, ``frontiers`` (``Frontier.to_dict()`` list: training and
-    inference FLOPs), ``total_cost_frontiers`` (for ``queries``), ``regimes``, ``fits``,
-    ``power_laws``, ``uncertainty``, ``equivalences``, ``early_stopping``, ``seed_spread``,
-    ``teacher_accuracy``, ``verdicts`` (see :func:`verdicts`) and ``text`` (the verdicts rendered as
-    plain text).
-
-    Example::
-
-        import json
-        print(json.dumps(analyze(results), indent=2))
-    """
-    return run_analysis(results, answers, queries=queries, teacher_accuracy=teacher_accuracy,
-                        n_boot=n_boot, seed=seed).to_dict()
-
-
 def write_report(
-    results: pd.DataFrame,
+    analysis: Analysis,
     out_dir: Path,
     *,
     title: str,
     config: dict | None = None,
     notes: list[str] | None = None,
-    answers: pd.DataFrame | None | str = "auto",
-    queries: Iterable[float] | None = None,
-    teacher_accuracy: dict[str, float] | None = None,
-    n_boot: int = 1000,
-    seed: int = 0,
-    analysis: Analysis | None = None,
     dpi: int = 110,
 ) -> Path:
-    """Write ``report.html`` (self-contained) and its companions under ``out_dir``; return its path.
+    """Write ``report.html`` (self-contained) and its companions under ``out_dir`` from ``analysis`` (a
+    :func:`~scale_or_reason.analysis.engine.run_analysis` result); return the report's path.
 
-    ``config`` is shown as pretty JSON in the report; ``notes`` (caveats such as "synthetic run")
-    appear under the title. ``answers``: per-sample answers, ``None``, or ``"auto"`` (default): when
-    ``out_dir``'s parent is a study directory (it holds ``results.*`` and ``answers/``), its
-    answers are read, and its ``study.json`` (when ``config`` is None) and ``teacher.csv`` too.
-    ``analysis`` reuses a :func:`~scale_or_reason.analysis.engine.run_analysis` result (then
-    ``answers``, ``queries``, ``teacher_accuracy``, ``n_boot`` and ``seed`` are ignored).
+    ``config`` is shown as pretty JSON in the report; ``notes`` (caveats such as "synthetic run") appear
+    under the title. Nothing is computed here that the analysis did not: the report renders its facts.
 
     Example::
 
-        path = write_report(results, Path("out"), title="My study", notes=["Tiny CPU students."])
+        path = write_report(run_analysis(results), Path("out"), title="My study", notes=["Tiny CPU students."])
     """
+    if not isinstance(analysis, Analysis):
+        raise TypeError("write_report takes the Analysis of run_analysis(results, answers, ...), not a table")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if analysis is None:
-        if isinstance(answers, str):
-            if answers != "auto":
-                raise ValueError(f"answers must be a DataFrame, None or 'auto', got {answers!r}")
-            study_dir = _detect_study_dir(out_dir)
-            answers = load_answers(study_dir) if study_dir is not None else None
-            if study_dir is not None:
-                if config is None and (study_dir / "study.json").exists():
-                    try:
-                        config = json.loads((study_dir / "study.json").read_text())
-                    except json.JSONDecodeError:
-                        config = None
-                if teacher_accuracy is None and (study_dir / "teacher.csv").exists():
-                    teacher_accuracy = read_teacher(study_dir / "teacher.csv")
-        analysis = run_analysis(results, answers, queries=queries, teacher_accuracy=teacher_accuracy,
-                                n_boot=n_boot, seed=seed)
+    results = analysis.results
     a = analysis
     agg = a.agg
     figures = plot_all(results, out_dir / "figures", dpi=dpi, fits=a.fits, answers=a.answers,

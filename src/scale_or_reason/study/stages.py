@@ -205,7 +205,7 @@ def token_ratios(cfg: StudyConfig, out: Path) -> dict[str, float]:
 
 
 def _analysis(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
-    from ..analysis import write_report
+    from ..analysis import load_study, run_analysis, write_report
     from ..evaluate import read_prepared
     from ..evaluate.aggregate import baseline_accuracy
     from .graph import expand
@@ -234,7 +234,9 @@ def _analysis(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     ratio = token_ratios(cfg, out)
     notes = ["Reasoning/IFT answer-token ratio of the teacher's pairs: "
              + ", ".join(f"{f} {r:.1f}x" for f, r in ratio.items()) + "."]
-    report = write_report(results, out / "report", title=f"Scale or reason? — {cfg.study.name}",
+    data = load_study(out)  # the results, answers and teacher table just written: one way in
+    analysis = run_analysis(data.results, data.answers, teacher_accuracy=data.teacher_accuracy or None)
+    report = write_report(analysis, out / "report", title=f"Scale or reason? — {cfg.study.name}",
                           config=cfg.to_dict(), notes=notes)
     return {"report": str(report), "results": str(out / "results.csv"), "rows": len(results),
             "token_ratio": json.loads(json.dumps(ratio))}
