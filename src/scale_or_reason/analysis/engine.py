@@ -26,7 +26,7 @@ import pandas as pd
 from scale_or_reason.analysis._common import jsonable, ordered_families
 from scale_or_reason.analysis.costs import frontier_regimes, total_cost_frontiers
 from scale_or_reason.analysis.early_stop import early_stopping
-from scale_or_reason.analysis.equivalence import METHODS, Equivalence, equivalences
+from scale_or_reason.analysis.equivalence import METHODS, Equivalence, equivalences, learned
 from scale_or_reason.analysis.fits import FitSet, PowerLawFit, fit_curves, inference_power_laws
 from scale_or_reason.analysis.frontier import Frontier, aggregate_by_family, frontiers
 from scale_or_reason.analysis.uncertainty import Bootstrap, bootstrap, seed_spread
@@ -133,20 +133,27 @@ def run_analysis(
     if fit:
         eqs["fitted"] = equivalences(agg, method="fitted", fits=fits)
     families = ordered_families(agg) if not agg.empty else []
+    # regimes (like every frontier verdict) over learned points only: a point at chance is on a frontier
+    # by construction when it is the cheapest
+    learned_agg = agg[agg.apply(learned, axis=1)] if not agg.empty else agg
+    regimes = {f: frontier_regimes(learned_agg, f) if (learned_agg["family"] == f).any() else []
+               for f in families}
+    spread = seed_spread(results)
     return Analysis(
         results=results,
         agg=agg,
         answers=answers,
         frontiers=frontiers(agg),
         total_frontiers=total_cost_frontiers(agg, queries) if queries else [],
-        regimes={f: frontier_regimes(agg, f) for f in families},
+        regimes=regimes,
         fits=fits,
         power_laws=inference_power_laws(agg),
         boot=boot,
         equivalences=eqs,
         early_stop=early_stopping(answers) if answers is not None else early_stopping(pd.DataFrame()),
-        seed_spread=seed_spread(results),
-        verdicts=verdicts(results, boot=boot_arg, fits=fits if fit else None, eqs=eqs),
+        seed_spread=spread,
+        verdicts=verdicts(results, boot=boot_arg, fits=fits if fit else None, eqs=eqs, regimes=regimes,
+                          spread=spread),
         queries=queries,
         teacher_accuracy=teacher_accuracy,
     )

@@ -483,7 +483,10 @@ def _family_verdict(family: str, fam: pd.DataFrame, ctx: dict[str, Any] | None =
         eq_sentences, eq_items = _equivalence_sentences(family, eqs, fam)
         sentences.extend(eq_sentences)
 
-    regimes = frontier_regimes(learned_rows, family) if not learned_rows.empty else []
+    if "regimes" in ctx:  # computed once by run_analysis
+        regimes = ctx["regimes"].get(family, [])
+    else:
+        regimes = frontier_regimes(learned_rows, family) if not learned_rows.empty else []
     reg = _regime_sentence(regimes) if regimes else None
     if reg:
         sentences.append(reg)
@@ -579,6 +582,8 @@ def verdicts(
     boot: Bootstrap | None = None,
     fits: FitSet | None = None,
     eqs: dict[str, list[Equivalence]] | None = None,
+    regimes: dict[str, list[dict[str, Any]]] | None = None,
+    spread: pd.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
     """One JSON-able verdict per family (canonical order), with its ``sentences`` in plain words.
 
@@ -594,7 +599,8 @@ def verdicts(
     ``sentences``. Accuracies are fractions; ``*_points`` are percentage points.
 
     ``boot`` adds frontier probabilities and ratio intervals; ``fits`` adds fitted-curve ratios;
-    ``eqs`` (method -> equivalences) reuses equivalences computed elsewhere.
+    ``eqs`` (method -> equivalences), ``regimes`` (family -> total-cost regimes of its learned points) and
+    ``spread`` (``seed_spread``) reuse what ``run_analysis`` computed, so no fact is computed twice.
 
     Example::
 
@@ -602,7 +608,9 @@ def verdicts(
             print(v["family"], v["best_arm"], v["sentences"][0])
     """
     agg = aggregate_by_family(results)
-    ctx: dict[str, Any] = {"seed_spread": seed_spread(results)}
+    ctx: dict[str, Any] = {"seed_spread": seed_spread(results) if spread is None else spread}
+    if regimes is not None:
+        ctx["regimes"] = regimes
     if eqs is None and (boot is not None or fits is not None):
         eqs = {m: equivalences(agg, method=m, boot=boot) for m in ("measured", "interpolated")}
         if fits is not None:
