@@ -58,6 +58,20 @@ def test_ift_and_reasoning_renderings_differ_only_in_the_reasoning_text(pairs, t
         render(tok, pairs[0], "cot")
 
 
+def test_a_source_system_prompt_is_rendered_in_both_formats(pairs, tok):
+    import dataclasses
+
+    pair = dataclasses.replace(pairs[0], system="You are terse.")
+    for fmt in ("ift", "reasoning"):
+        prompt, _ = render(tok, pair, fmt)
+        plain, _ = render(tok, pairs[0], fmt)
+        assert "You are terse." in prompt and "You are terse." not in plain
+        assert prompt.index("You are terse.") < prompt.index(pair.prompt)
+    p_ift, c_ift = render(tok, pair, "ift")
+    p_rsn, c_rsn = render(tok, pair, "reasoning")
+    assert (p_rsn + c_rsn).replace(pair.reasoning_trace, "", 1) == p_ift + c_ift
+
+
 def test_empty_think_in_completion_keeps_the_same_text(pairs, tok):
     for pair in pairs[:10]:
         a = render(tok, pair, "ift", empty_think="prompt")

@@ -128,7 +128,10 @@ def render(tokenizer: Any, pair: PairedSample, fmt: str, empty_think: str = "pro
     used by curricula, whose students choose at inference whether to think). The full text
     (prompt + completion) is the same either way.
     """
-    messages = [{"role": "user", "content": pair.prompt}]
+    # the source's own system prompt, if it had one (never the teacher's reasoning switch, which the pair does
+    # not record): the student is trained on the conversation the teacher answered
+    messages = ([{"role": "system", "content": pair.system}] if pair.system else []) + [
+        {"role": "user", "content": pair.prompt}]
     if empty_think not in ("prompt", "completion"):
         raise ValueError(f"empty_think must be 'prompt' or 'completion', got {empty_think!r}")
     if fmt == "ift":
