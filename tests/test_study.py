@@ -35,6 +35,10 @@ def test_report_and_table_exist(study):
     assert summary["report"] == str(report) and report.exists()
     html = report.read_text()
     assert "<img" in html and 'src="http' not in html
+    # the stages' own sections, joined from what each task recorded
+    stages = html[html.index(">Study stages</h2>"):html.index(">Study configuration</h2>")]
+    assert ">Teacher</h3>" in stages and ">Training</h3>" in stages and ">Evaluation</h3>" in stages
+    assert "s4-reasoning" in stages and "synthetic-math-oe" in stages and "General-MC" in stages
     # the quick study learns nothing (a minute of training): the report states no compute ratio at all
     assert not re.search(r"with [0-9.,]+× (less|more) ", html)
     assert "nothing learned" in html or "no significant" in html

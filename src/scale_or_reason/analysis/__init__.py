@@ -55,7 +55,7 @@ from scale_or_reason.analysis.inputs import (
 from scale_or_reason.analysis.plan import plan
 from scale_or_reason.analysis.figures import plot_all
 from scale_or_reason.analysis.plots import plot_frontiers, plot_tokens
-from scale_or_reason.analysis.report import token_ratios, write_report
+from scale_or_reason.analysis.report import ReportSection, token_ratios, write_report
 from scale_or_reason.analysis.uncertainty import Bootstrap, bootstrap, seed_spread
 from scale_or_reason.analysis.verdicts import render_verdicts, verdicts
 
@@ -92,6 +92,7 @@ __all__ = [
     "plot_frontiers",
     "plot_tokens",
     "render_verdicts",
+    "ReportSection",
     "run_analysis",
     "saturating",
     "seed_spread",

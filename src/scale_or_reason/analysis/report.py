@@ -30,6 +30,7 @@ Example::
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 import html
 import json
 from pathlib import Path
@@ -247,6 +248,33 @@ def _config_html(config: dict | None) -> str:
     return f"<pre>{_e(text)}</pre>"
 
 
+@dataclass
+class ReportSection:
+    """A section a pipeline stage contributes to the report (as nanochat's stages write theirs): a titled
+    table, rendered (escaped) under "Study stages"."""
+
+    title: str
+    """Section heading, e.g. ``Training``."""
+    header: list[str]
+    """Column names."""
+    rows: list[list[Any]]
+    """One list of cells per row."""
+    note: str = ""
+    """A line under the heading (what the numbers are)."""
+
+
+def _sections_html(sections: list[ReportSection]) -> str:
+    if not sections:
+        return ""
+    parts = ["<h2>Study stages</h2>"]
+    for sec in sections:
+        parts.append(f"<h3>{_e(sec.title)}</h3>")
+        if sec.note:
+            parts.append(f"<p class=\"muted\">{_e(sec.note)}</p>")
+        parts.append(_table(sec.header, sec.rows) if sec.rows else "<p>Nothing recorded.</p>")
+    return "\n".join(parts)
+
+
 def _table(header: list[str], rows: list[list[Any]], left: int = 1) -> str:
     head = "".join(f"<th class=\"l\">{_e(h)}</th>" if i < left else f"<th>{_e(h)}</th>"
                    for i, h in enumerate(header))
@@ -417,13 +445,16 @@ def write_report(
     title: str,
     config: dict | None = None,
     notes: list[str] | None = None,
+    sections: list[ReportSection] | None = None,
     dpi: int = 110,
 ) -> Path:
     """Write ``report.html`` (self-contained) and its companions under ``out_dir`` from ``analysis`` (a
     :func:`~scale_or_reason.analysis.engine.run_analysis` result); return the report's path.
 
     ``config`` is shown as pretty JSON in the report; ``notes`` (caveats such as "synthetic run") appear
-    under the title. Nothing is computed here that the analysis did not: the report renders its facts.
+    under the title; ``sections`` (``ReportSection``, written by the study's stages: teacher, training,
+    evaluation) are joined under "Study stages". Nothing is computed here that the analysis did not: the
+    report renders its facts.
 
     Example::
 
@@ -522,6 +553,7 @@ interval of the pooled count; FLOPs as recorded (training: whole run; inference:
 {_METHODS_HTML}
 <h2>FLOPs convention</h2>
 {_convention_html(agg)}
+{_sections_html(sections or [])}
 <h2>Study configuration</h2>
 {_config_html(config)}
 </body>

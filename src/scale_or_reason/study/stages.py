@@ -237,9 +237,48 @@ def _analysis(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     data = load_study(out)  # the results, answers and teacher table just written: one way in
     analysis = run_analysis(data.results, data.answers, teacher_accuracy=data.teacher_accuracy or None)
     report = write_report(analysis, out / "report", title=f"Scale or reason? — {cfg.study.name}",
-                          config=cfg.to_dict(), notes=notes)
+                          config=cfg.to_dict(), notes=notes, sections=stage_sections(cfg, out))
     return {"report": str(report), "results": str(out / "results.csv"), "rows": len(results),
             "token_ratio": json.loads(json.dumps(ratio))}
+
+
+def stage_sections(cfg: StudyConfig, out: Path) -> list[Any]:
+    """The report sections the stages contribute, from what each task recorded (``tasks/<id>.json``)."""
+    from ..analysis.report import ReportSection
+    from .graph import expand, task_states
+
+    tasks = expand(cfg)
+    states = task_states(tasks, out)
+
+    def rec(t: Any) -> tuple[dict[str, Any], float]:
+        r = states[t.id].record
+        return (r.get("result") or {}), float(r.get("seconds") or 0.0)
+
+    def g(v: Any) -> str:
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    teacher, training, evaluation = [], [], []
+    for t in tasks:
+        res, secs = rec(t)
+        if t.stage == "generate":
+            src = next(p for p in cfg.prompts if p.name == t.name)
+            teacher.append([t.name, src.format, cfg.teacher.backend if src.format == "prompts" else "import",
+                            g(res.get("pairs", res.get("imported", ""))), f"{secs:.1f}"])
+        elif t.stage == "train":
+            training.append([t.name, g(res.get("samples", "")), g(res.get("steps", "")),
+                             g(res.get("train_flops", "")), g(res.get("final_loss", "")), f"{secs:.1f}"])
+        elif t.stage == "evaluate":
+            evaluation.append([t.spec["run"], t.spec["benchmark"], g(res.get("accuracy", "")), g(res.get("n", "")),
+                               g(res.get("generated_tokens_mean", "")), f"{secs:.1f}"])
+    return [
+        ReportSection("Teacher", ["source", "format", "back end", "pairs", "seconds"], teacher,
+                      f"Paired generation per prompt source (teacher {cfg.teacher.model or cfg.teacher.backend})."),
+        ReportSection("Training", ["run", "samples", "steps", "training FLOPs", "final loss", "seconds"], training,
+                      "One run per student x arm; FLOPs under the paper convention, per-step log in "
+                      "runs/<run>/train_log.jsonl."),
+        ReportSection("Evaluation", ["run", "benchmark", "accuracy", "n", "mean generated tokens", "seconds"],
+                      evaluation, "Rule-graded accuracy per run and benchmark (jury scores in eval/<run>/<benchmark>/)."),
+    ]
 
 
 STAGE_FUNCTIONS = {"tokenizer": _tokenizer, "generate": _generate, "bench": _bench, "train": _train,
