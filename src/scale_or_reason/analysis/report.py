@@ -78,8 +78,8 @@ CONVENTION_NOTES: dict[str, str] = {
 
 _FIGURES = (
     ("train_flops", "Fig. 2 — accuracy vs training FLOPs, one panel per family. Step line: frontier of "
-                    "measured points; coloured curves: fitted saturating curves (dotted where "
-                    "extrapolated); dashed: trivial baseline; bars: 95% Wilson intervals."),
+                    "learned measured points (grey points did not learn); coloured curves: fitted saturating "
+                    "curves (dotted where extrapolated); dashed: trivial baseline; bars: 95% Wilson intervals."),
     ("inference_flops", "Fig. 3 — accuracy vs inference FLOPs per evaluated query, one panel per family, "
                         "same conventions."),
     ("token_factor", "Fig. 1 — extra-token factor (reasoning / IFT mean generated tokens) vs accuracy "
@@ -513,7 +513,7 @@ def write_report(
 <h1>{_e(title)}</h1>
 <p class="muted">scale-or-reason {_e(__version__)} analysis report: {len(agg)} (student, arm, family)
 points from {len(results)} result rows{'' if a.answers is None else f' and {len(a.answers)} per-sample answers'}.
-Frontiers use measured points only; fitted and interpolated numbers are labelled as such.</p>
+Frontiers and verdicts use learned measured points only (95% interval above the trivial baseline); fitted and interpolated numbers are labelled as such.</p>
 {notes_html}
 <h2 id="answer">The answer</h2>
 <ul>{"".join(f"<li>{_e(v.get('answer', ''))}</li>" for v in a.verdicts)}</ul>
