@@ -52,6 +52,14 @@ def _study_done(summary: dict) -> None:
         typer.echo("No report yet: the analysis task has not run (see `sor study status`).")
         return
     err.print(f"results table: {summary['results']}")
+    facts = Path(summary["report"]).parent / "analysis.json"
+    if facts.exists():  # the report's lead, one answer per family
+        try:
+            for v in json.loads(facts.read_text()).get("verdicts", []):
+                if v.get("answer"):
+                    err.print(f"  {v['answer']}", markup=False, highlight=False)
+        except (ValueError, OSError):
+            pass
     typer.echo(f"Report: {summary['report']}")
 
 
