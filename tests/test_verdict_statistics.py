@@ -103,3 +103,24 @@ def test_seed_variance_widens_the_intervals():
     w_pooled = np.subtract(*np.percentile(b_pooled.accuracy[:, 0], [97.5, 2.5]))
     w_spread = np.subtract(*np.percentile(b_spread.accuracy[:, 0], [97.5, 2.5]))
     assert w_spread > 2 * w_pooled
+
+
+def test_a_point_whose_seeds_disagree_is_not_learned():
+    """Seeds at 20% and 50% (n = 400 each, baseline 25%): pooled as one run, 35% clears the baseline (Wilson
+    31.8-38.4%); with the seeds' variance it does not — one seed is below chance."""
+    from scale_or_reason.analysis import aggregate_by_family
+    from scale_or_reason.analysis.equivalence import learned
+    from scale_or_reason.util import wilson_interval
+
+    rows = []
+    for seed, acc in ((0, 0.2), (1, 0.5)):
+        r = row("s1", "ift", family="Math-MC", accuracy=acc, n=400, baseline=0.25)
+        r["seed"] = seed
+        rows.append(r)
+    agg = aggregate_by_family(pd.DataFrame(rows))
+    (pt,) = [r for _, r in agg.iterrows()]
+    assert pt["accuracy"] == pytest.approx(0.35) and pt["n"] == 800
+    assert wilson_interval(280, 800)[0] > 0.25          # what pooling would say
+    assert pt["ci_low"] < 0.25 < pt["ci_high"] and not learned(pt)
+    same = aggregate_by_family(pd.DataFrame([dict(r, accuracy=0.35) for r in rows]))
+    assert learned(same.iloc[0])                       # seeds that agree: learned

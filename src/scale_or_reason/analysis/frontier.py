@@ -22,6 +22,8 @@ Example::
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,7 +111,8 @@ def aggregate_by_family(results: pd.DataFrame) -> pd.DataFrame:
       correct (``n * accuracy``) / incorrect (``n * (1 - accuracy)``) answers, which makes them the
       exact pooled means over correct / incorrect answers; benchmarks with none (NaN) drop out.
     * ``n`` is summed; ``ci_low`` / ``ci_high`` are the 95% Wilson interval of the pooled count
-      (they ignore between-benchmark heterogeneity).
+      (they ignore between-benchmark heterogeneity); with a ``seed`` column and several seeds, a normal
+      interval that adds the variance between seeds (training noise) to the items' binomial variance.
     * ``train_flops`` is a property of the training run, identical on every benchmark row: first.
     * ``parameters``, ``non_embedding_parameters`` and ``convention`` are kept (first value); a group
       with two FLOPs conventions is an error, since their FLOPs are not comparable.
@@ -149,6 +152,8 @@ def aggregate_by_family(results: pd.DataFrame) -> pd.DataFrame:
         accuracy = _wmean(acc, n)
         correct = n * acc
         ci_low, ci_high = wilson(accuracy * n_total, n_total) if n_total > 0 else (np.nan, np.nan)
+        if "seed" in g and g["seed"].nunique() > 1 and n_total > 0:
+            ci_low, ci_high = _seed_interval(g, accuracy, n_total)
         benchmarks = list(dict.fromkeys(b for b in g["benchmark"] if b))
         rows.append(
             {
@@ -175,6 +180,18 @@ def aggregate_by_family(results: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return _sorted_points(pd.DataFrame(rows, columns=cols))
+
+
+def _seed_interval(g: pd.DataFrame, accuracy: float, n_total: float) -> tuple[float, float]:
+    """95% interval of a point trained with several seeds: the variance between the seeds' accuracies (over
+    the number of seeds) plus the binomial variance of the pooled items, normal approximation. The pooled
+    Wilson interval alone would treat S runs as one run with S times the items, ignoring training noise."""
+    per_seed = g.groupby("seed").apply(
+        lambda x: float(np.nansum(x["accuracy"] * x["n"]) / np.nansum(x["n"])), include_groups=False)
+    s = len(per_seed)
+    var = float(per_seed.var(ddof=1)) / s + accuracy * (1 - accuracy) / n_total
+    half = 1.959963984540054 * math.sqrt(max(var, 0.0))
+    return max(0.0, accuracy - half), min(1.0, accuracy + half)
 
 
 def _sorted_points(out: pd.DataFrame) -> pd.DataFrame:
