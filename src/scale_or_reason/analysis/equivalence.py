@@ -374,7 +374,9 @@ def equivalences(
 
 
 HEADLINE_RULE = ("a ratio is stated only when its 95% bootstrap interval lies above 1× (A reaches the target "
-                 "with less compute in at least 97.5% of replicates); among those, the headline is the one "
+                 "with less compute in at least 97.5% of replicates; replicates resample the benchmark items "
+                 "jointly for every point when per-sample answers exist, a paired test, else each point's "
+                 "binomial, and training seeds when there are several); among those, the headline is the one "
                  "whose target is the most accurate point of the other arm (ties: the narrower interval), "
                  "never the largest ratio")
 """How :func:`headline` picks the sentence of a family and axis (shown in the report)."""
