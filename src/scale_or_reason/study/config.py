@@ -303,6 +303,15 @@ def _list(raw: dict[str, Any], key: str, label: str) -> list[dict[str, Any]]:
     return value
 
 
+def _entries(raw: dict[str, Any], key: str, cls: type, label: str) -> list[Any]:
+    """The ``[[key]]`` array of tables as ``cls`` instances: at least one, with unique safe names."""
+    items = [from_table(cls, t, f"{label}: [[{key}]] #{i + 1}") for i, t in enumerate(_list(raw, key, label))]
+    if not items:
+        raise ValueError(f"{label}: no [[{key}]] given")
+    _names(items, key, label)
+    return items
+
+
 def _names(items: list[Any], what: str, label: str) -> None:
     seen: set[str] = set()
     for i, it in enumerate(items):
@@ -362,11 +371,7 @@ def load_study_file(source: str | Path) -> StudyConfig:
                                   tokenizer=_resolve(base, teacher.tokenizer),
                                   teacher_config=_resolve(base, teacher.teacher_config), progress=False)
 
-    prompts = [from_table(PromptSource, t, f"{label}: [[prompts]] #{i + 1}")
-               for i, t in enumerate(_list(raw, "prompts", label))]
-    if not prompts:
-        raise ValueError(f"{label}: no [[prompts]] given")
-    _names(prompts, "prompts", label)
+    prompts = _entries(raw, "prompts", PromptSource, label)
     for i, p in enumerate(prompts):
         if p.format not in ("prompts", "pairs"):
             raise ValueError(f"{label}: [[prompts]] #{i + 1}.format: {p.format!r} is not 'prompts' or 'pairs'")
@@ -384,11 +389,7 @@ def load_study_file(source: str | Path) -> StudyConfig:
             raise ValueError(f"{label}: [tokenizer].families: unknown family {fam!r}")
     tokenizer = dataclasses.replace(tokenizer, path=_resolve(base, tokenizer.path))
 
-    students = [from_table(StudyStudent, t, f"{label}: [[students]] #{i + 1}")
-                for i, t in enumerate(_list(raw, "students", label))]
-    if not students:
-        raise ValueError(f"{label}: no [[students]] given")
-    _names(students, "students", label)
+    students = _entries(raw, "students", StudyStudent, label)
     for i, s in enumerate(students):
         where = f"{label}: [[students]] #{i + 1}"
         if not s.pretrained and "model_type" not in s.config:
