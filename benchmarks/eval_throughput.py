@@ -112,10 +112,15 @@ def main() -> None:
         f"--max-new-tokens {args.max_new_tokens} --batch-size {args.batch_size} --out benchmarks/RESULTS.md",
         "",
     ]
+    record(lines, args.out)
+
+
+def record(lines: list[str], out: Path | None) -> None:
+    """Print a result section and, with ``out`` (benchmarks/RESULTS.md), append it there."""
     text = "\n".join(lines)
     print(text)
-    if args.out:
-        with open(args.out, "a") as f:
+    if out:
+        with open(out, "a") as f:
             f.write("\n" + text)
 
 

@@ -14,26 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 FIXTURES = Path("tests/fixtures/bench/prepared")
 PERSONAS = {"plain": None, "strict": "You are a strict grader. Only exact matches of the final result count.",
             "lenient": "You are a lenient grader. Equivalent meaning counts as a match."}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:
@@ -45,38 +33,18 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).parent))
-    from eval_throughput import smollm2_checkpoint
+    from eval_throughput import record, smollm2_checkpoint
 
     from scale_or_reason.evaluate import EvalConfig, evaluate_model, list_specs, load_spec
     from scale_or_reason.evaluate.jury import JudgeConfig, JuryConfig
+    from scale_or_reason.teacher.serve import local_server
 
     model_dir = smollm2_checkpoint(Path(tempfile.gettempdir()) / "sor-smollm2-135m")
     names = args.benchmarks or [n for n in list_specs() if not n.startswith("synthetic-")]
     specs = [load_spec(n) for n in names]
-    exe = Path(sys.executable).with_name("transformers")
-    exe = exe if exe.exists() else shutil.which("transformers")
-    port = _free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1",
-               NO_PROXY="127.0.0.1,localhost")
     tmp = Path(tempfile.mkdtemp())
-    log = open(tmp / "serve.log", "w")
-    proc = subprocess.Popen([str(exe), "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port),
-                             "--device", "cpu"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"transformers serve exited: {(tmp / 'serve.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("transformers serve did not come up in 120 s")
-            time.sleep(0.5)
-        judges = [JudgeConfig(name, str(model_dir), f"http://127.0.0.1:{port}/v1", system_prompt=system,
+    with local_server(model_dir, log=tmp / "serve.log", timeout_s=120) as base_url:
+        judges = [JudgeConfig(name, str(model_dir), base_url, system_prompt=system,
                               max_tokens=args.judge_max_tokens, seed=None, concurrency=2, timeout_s=300)
                   for name, system in PERSONAS.items()]
         jury = JuryConfig(judges, cache=str(tmp / "votes.jsonl"))
@@ -86,13 +54,6 @@ def main() -> None:
                                                 device="cpu"),
                                  jury=jury, progress=True)
         wall = time.perf_counter() - t0
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
     stats = json.loads((tmp / "eval" / "jury.json").read_text())
     n = both = rule_ok = jury_ok = agree = decided = agree_decided = 0
@@ -139,11 +100,7 @@ def main() -> None:
         f"--benchmarks {' '.join(names)} --out benchmarks/RESULTS.md`.",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "a") as f:
-            f.write("\n" + text)
+    record(lines, args.out)
 
 
 if __name__ == "__main__":

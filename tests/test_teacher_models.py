@@ -2,14 +2,6 @@
 run through the ``hf`` backend and served by ``transformers serve`` for the ``openai`` backend."""
 
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -122,51 +114,20 @@ def test_hf_backend_pairs_from_a_local_checkpoint(teacher_dir, prompts_file, tmp
         torch.set_num_threads(threads)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def served(teacher_dir, tmp_path):
     """``transformers serve`` on loopback, serving the tiny teacher; stopped (process group) afterwards."""
     pytest.importorskip("fastapi")
     pytest.importorskip("uvicorn")
-    exe = Path(sys.executable).with_name("transformers")
-    if not exe.exists():
-        exe = shutil.which("transformers")
-    if not exe:
+    from scale_or_reason.teacher.serve import local_server, transformers_cli
+
+    if not transformers_cli():
         pytest.skip("the transformers CLI is not installed")
-    port = _free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1",
-               NO_PROXY="127.0.0.1,localhost")
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([str(exe), "serve", str(teacher_dir), "--host", "127.0.0.1", "--port", str(port),
-                             "--device", "cpu"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"transformers serve exited: {(tmp_path / 'serve.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("transformers serve did not come up in 90 s")
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
-        log.close()
+        with local_server(teacher_dir, log=tmp_path / "serve.log", timeout_s=90) as url:
+            yield url
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 def test_openai_backend_against_transformers_serve(served, teacher_dir, prompts_file, tmp_path):
