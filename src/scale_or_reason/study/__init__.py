@@ -66,12 +66,11 @@ def run_study(cfg: StudyConfig, out: str | Path, *, executor: str | None = None,
     """
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    tasks = expand(cfg)
-    if only:
-        tasks = _with_dependencies(tasks, only)
+    every = expand(cfg)
+    tasks = _with_dependencies(every, only) if only else every
     t0 = time.time()
     summary: RunSummary = make_executor(cfg, executor).run(cfg, tasks, out)
-    states = task_states(expand(cfg), out)
+    states = task_states(every, out)
     result = {"study": str(out), "report": str(out / "report" / "report.html"), "results": str(out / "results.csv"),
               "trained": [t.partition("/")[2] for t in summary.done if t.startswith("train/")],
               "failed": summary.failed, "blocked": summary.blocked, "submitted": summary.submitted,

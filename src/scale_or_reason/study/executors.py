@@ -53,8 +53,6 @@ class RunSummary:
     """Tasks not run because a dependency failed."""
     submitted: dict[str, str] = field(default_factory=dict)
     """slurm: task id -> job id."""
-    results: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Each finished task's summary."""
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall seconds per stage (tasks run by this process)."""
 
@@ -157,7 +155,6 @@ class LocalExecutor:
                     logging.getLogger(__name__).debug("task %s failed", t.id, exc_info=True)
                 else:
                     summary.done.append(t.id)
-                    summary.results[t.id] = result
                     console.print(f"[green]v[/] {t.id} ({time.time() - t0:.1f} s) {_summary_text(result)}")
                 summary.seconds[t.stage] = summary.seconds.get(t.stage, 0.0) + time.time() - t0
                 progress.advance(bar)

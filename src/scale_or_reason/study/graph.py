@@ -89,10 +89,6 @@ def run_name(student: str, arm: Arm) -> str:
     return f"{student}-{arm.name.replace(':', '')}"
 
 
-def _drop(d: dict[str, Any], keys: set[str]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if k not in keys}
-
-
 def settings(obj: Any, skip: set[str] = frozenset()) -> dict[str, Any]:
     """The fields of dataclass ``obj`` that differ from their defaults (minus ``skip``), for a task key.
 

@@ -42,10 +42,7 @@ __all__ = ["plan_study", "stage_totals"]
 
 def _student_arch(cfg: StudyConfig, out: Path, name: str) -> Architecture | None:
     s = cfg.student(name)
-    run_cfg = None
-    for run in sorted((out / "runs").glob(f"{name}-*/config.json")):
-        run_cfg = run
-        break
+    run_cfg = next(iter(sorted((out / "runs").glob(f"{name}-*/config.json"))), None)  # a trained run: exact
     if run_cfg is not None:
         return Architecture.from_config(run_cfg)
     if s.architecture:
@@ -153,6 +150,8 @@ def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = Non
     conv = cfg.compute.convention
     teacher_arch = _teacher_arch(cfg)
     stored = _store_lengths(cfg, out)
+    # each source counted once (a JSONL source is read line by line), not once per task that needs it
+    counts = {p.name: _prompt_count(cfg, p.name) for p in cfg.prompts}
     archs: dict[str, Architecture | None] = {}
     overheads: dict[str, tuple[float, float]] = {}
     rows: list[dict[str, Any]] = []
@@ -172,7 +171,7 @@ def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = Non
             elif st.status == "done":
                 flops, basis = store_teacher_flops(store, teacher_arch, conv), "measured"
             else:
-                n = _prompt_count(cfg, src.name)
+                n = counts[src.name]
                 pt = src.expected_prompt_tokens or c.prompt_tokens
                 per = (inference_flops(teacher_arch, pt, src.expected_ift_tokens or c.ift_tokens, conv)
                        + inference_flops(teacher_arch, pt, src.expected_reasoning_tokens or c.reasoning_tokens, conv))
@@ -200,11 +199,10 @@ def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = Non
                                cfg.train.max_length) for pid, fmt in order]
                 flops, basis = train_flops(arch, lengths, conv) * cfg.train.epochs, "pairs"
             else:
-                counts = {p.name: _prompt_count(cfg, p.name) for p in sources}
-                if any(n is None for n in counts.values()):
+                if any(counts[p.name] is None for p in sources):
                     flops, basis = math.nan, "unknown prompt count"
                 else:
-                    pool_n = sum(counts.values())
+                    pool_n = sum(counts[p.name] for p in sources)
                     n = cfg.study.samples or pool_n
                     rho = Arm.parse(t.spec["arm"]).rho
                     flops = 0.0

@@ -210,7 +210,8 @@ def _analysis(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     from ..evaluate.aggregate import baseline_accuracy
     from .graph import expand
 
-    evals = [t for t in expand(cfg) if t.stage == "evaluate"]
+    every = expand(cfg)
+    evals = [t for t in every if t.stage == "evaluate"]
     baselines = {}
     for b in {t.spec["benchmark"] for t in evals}:
         baselines[b] = baseline_accuracy(read_prepared(out / "bench", bench_spec(cfg, b)[0]))
@@ -237,17 +238,16 @@ def _analysis(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     data = load_study(out)  # the results, answers and teacher table just written: one way in
     analysis = run_analysis(data.results, data.answers, teacher_accuracy=data.teacher_accuracy or None)
     report = write_report(analysis, out / "report", title=f"Scale or reason? — {cfg.study.name}",
-                          config=cfg.to_dict(), notes=notes, sections=stage_sections(cfg, out))
+                          config=cfg.to_dict(), notes=notes, sections=stage_sections(cfg, out, every))
     return {"report": str(report), "results": str(out / "results.csv"), "rows": len(results),
             "token_ratio": json.loads(json.dumps(ratio))}
 
 
-def stage_sections(cfg: StudyConfig, out: Path) -> list[Any]:
+def stage_sections(cfg: StudyConfig, out: Path, tasks: list[Task]) -> list[Any]:
     """The report sections the stages contribute, from what each task recorded (``tasks/<id>.json``)."""
     from ..analysis.report import ReportSection
-    from .graph import expand, task_states
+    from .graph import task_states
 
-    tasks = expand(cfg)
     states = task_states(tasks, out)
 
     def rec(t: Any) -> tuple[dict[str, Any], float]:
