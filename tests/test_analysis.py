@@ -23,7 +23,7 @@ from scale_or_reason.analysis import (
     verdicts,
     write_report,
 )
-from scale_or_reason.analysis._common import wilson
+from scale_or_reason.analysis.formatting import wilson
 from scale_or_reason.records import FAMILIES, RESULTS_COLUMNS
 
 SIZES = {"s1": 1e6, "s2": 4e6, "s3": 1.6e7, "s4": 6.4e7}

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from scale_or_reason.analysis import aggregate_by_family, bootstrap, early_stopping, seed_spread
-from scale_or_reason.analysis._common import wilson
+from scale_or_reason.analysis.formatting import wilson
 from scale_or_reason.analysis.uncertainty import on_frontier
 from scale_or_reason.records import RESULTS_COLUMNS
 

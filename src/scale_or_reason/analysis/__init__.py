@@ -18,15 +18,9 @@ Example::
     print(plan(data.results, "Math-OE", train_budget=1e12, answers=data.answers)["text"])
 """
 
-from scale_or_reason.analysis.costs import (
-    break_even,
-    budget_segments,
-    frontier_regimes,
-    total_cost_frontiers,
-)
 from scale_or_reason.analysis.early_stop import early_stopping
-from scale_or_reason.analysis.engine import Analysis, run_analysis
 from scale_or_reason.analysis.equivalence import Equivalence, equivalences
+from scale_or_reason.analysis.figures import plot_all, plot_frontiers, plot_tokens
 from scale_or_reason.analysis.fits import (
     FitSet,
     PowerLawFit,
@@ -52,10 +46,15 @@ from scale_or_reason.analysis.inputs import (
     paper_table1,
     paper_teacher_accuracy,
 )
+from scale_or_reason.analysis.pipeline import Analysis, run_analysis
 from scale_or_reason.analysis.plan import plan
-from scale_or_reason.analysis.figures import plot_all
-from scale_or_reason.analysis.plots import plot_frontiers, plot_tokens
 from scale_or_reason.analysis.report import ReportSection, token_ratios, write_report
+from scale_or_reason.analysis.total_cost import (
+    break_even,
+    budget_segments,
+    frontier_regimes,
+    total_cost_frontiers,
+)
 from scale_or_reason.analysis.uncertainty import Bootstrap, bootstrap, seed_spread
 from scale_or_reason.analysis.verdicts import render_verdicts, verdicts
 

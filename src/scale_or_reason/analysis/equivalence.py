@@ -40,17 +40,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scale_or_reason.analysis._common import (
-    arm_word,
+from scale_or_reason.analysis.arms import arm_word, ordered_arms, ordered_families
+from scale_or_reason.analysis.fits import FitSet
+from scale_or_reason.analysis.formatting import (
     finite,
     fmt_flops,
     fmt_pct,
     fmt_ratio,
     jsonable,
-    ordered_arms,
-    ordered_families,
 )
-from scale_or_reason.analysis.fits import FitSet
 from scale_or_reason.analysis.frontier import AXES, aggregate_by_family
 from scale_or_reason.analysis.uncertainty import Bootstrap, percentile_interval
 

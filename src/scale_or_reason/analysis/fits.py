@@ -56,12 +56,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import OptimizeWarning, least_squares, minimize
 
-from scale_or_reason.analysis._common import (
-    finite,
-    jsonable,
-    ordered_arms,
-    ordered_families,
-)
+from scale_or_reason.analysis.arms import ordered_arms, ordered_families
+from scale_or_reason.analysis.formatting import finite, jsonable
 from scale_or_reason.analysis.frontier import AXES, aggregate_by_family
 
 N_PARAMS = 4

@@ -23,21 +23,18 @@ Example::
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from scale_or_reason.analysis._common import (
+from scale_or_reason.analysis.arms import (
     arm_sort_key,
     family_sort_key,
-    finite,
-    jsonable,
     ordered_families,
-    wilson,
 )
+from scale_or_reason.analysis.formatting import finite, jsonable, wilson
 from scale_or_reason.records import RESULTS_COLUMNS
 
 REQUIRED_COLUMNS: tuple[str, ...] = (

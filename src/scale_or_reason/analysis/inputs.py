@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from scale_or_reason.analysis._common import finite
+from scale_or_reason.analysis.formatting import finite
 from scale_or_reason.analysis.frontier import REQUIRED_COLUMNS
 
 ANSWER_COLUMNS: tuple[str, ...] = ("student", "arm", "family", "benchmark", "prompt_id", "correct")

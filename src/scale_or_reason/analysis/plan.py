@@ -42,17 +42,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scale_or_reason.analysis._common import (
-    arm_word,
+from scale_or_reason.analysis.arms import arm_word, ordered_families, parse_arm
+from scale_or_reason.analysis.fits import FitSet, fit_curves
+from scale_or_reason.analysis.formatting import (
     finite,
     fmt_flops,
     fmt_params,
     fmt_pct,
     jsonable,
-    ordered_families,
-    parse_arm,
 )
-from scale_or_reason.analysis.fits import FitSet, fit_curves
 from scale_or_reason.analysis.frontier import aggregate_by_family
 from scale_or_reason.analysis.uncertainty import Bootstrap, bootstrap
 

@@ -8,7 +8,7 @@
   FLOPs convention used, and the study's configuration. Every piece of text is HTML-escaped.
 * ``results.csv`` and ``results.parquet`` — the family-aggregated results (``RESULTS_COLUMNS``).
 * ``frontiers.json`` — ``[Frontier.to_dict(), ...]``; ``analysis.json`` — everything
-  (:meth:`~scale_or_reason.analysis.engine.Analysis.to_dict`).
+  (:meth:`~scale_or_reason.analysis.pipeline.Analysis.to_dict`).
 * ``fits.csv``, ``equivalences.csv``, ``uncertainty.csv``, ``early_stopping.csv`` — the tables.
 * ``figures/`` — each figure as PNG and SVG.
 
@@ -30,19 +30,25 @@ Example::
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 import html
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from scale_or_reason.analysis._common import (
+from scale_or_reason.analysis.arms import (
     IFT,
     REASONING,
     arm_kind,
     arm_word,
+    ordered_families,
+    ordered_students,
+)
+from scale_or_reason.analysis.equivalence import HEADLINE_RULE
+from scale_or_reason.analysis.figures import figure_gaps, plot_all
+from scale_or_reason.analysis.formatting import (
     atomic_path,
     atomic_write_text,
     finite,
@@ -52,13 +58,9 @@ from scale_or_reason.analysis._common import (
     fmt_ratio,
     fmt_tokens,
     jsonable,
-    ordered_families,
-    ordered_students,
 )
-from scale_or_reason.analysis.equivalence import HEADLINE_RULE
-from scale_or_reason.analysis.engine import Analysis
-from scale_or_reason.analysis.figures import figure_gaps, plot_all
 from scale_or_reason.analysis.frontier import aggregate_by_family
+from scale_or_reason.analysis.pipeline import Analysis
 
 CONVENTION_NOTES: dict[str, str] = {
     "paper": (
@@ -449,7 +451,7 @@ def write_report(
     dpi: int = 110,
 ) -> Path:
     """Write ``report.html`` (self-contained) and its companions under ``out_dir`` from ``analysis`` (a
-    :func:`~scale_or_reason.analysis.engine.run_analysis` result); return the report's path.
+    :func:`~scale_or_reason.analysis.pipeline.run_analysis` result); return the report's path.
 
     ``config`` is shown as pretty JSON in the report; ``notes`` (caveats such as "synthetic run") appear
     under the title; ``sections`` (``ReportSection``, written by the study's stages: teacher, training,

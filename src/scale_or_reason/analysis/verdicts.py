@@ -32,10 +32,25 @@ from typing import Any
 
 import pandas as pd
 
-from scale_or_reason.analysis._common import (
+from scale_or_reason.analysis.arms import (
     IFT,
     REASONING,
     arm_kind,
+    ordered_arms,
+    ordered_families,
+    ordered_students,
+)
+from scale_or_reason.analysis.equivalence import (
+    AXIS_WORDS,
+    HEADLINE_RULE,
+    Equivalence,
+    equivalences,
+    find,
+    headline,
+    learned,
+)
+from scale_or_reason.analysis.fits import FitSet
+from scale_or_reason.analysis.formatting import (
     finite,
     fmt_flops,
     fmt_params,
@@ -43,26 +58,18 @@ from scale_or_reason.analysis._common import (
     fmt_points,
     fmt_ratio,
     jsonable,
-    ordered_arms,
-    ordered_families,
-    ordered_students,
 )
-from scale_or_reason.analysis.costs import arm_regimes, break_even, budget_segments, frontier_regimes
-from scale_or_reason.analysis.equivalence import (
-    AXIS_WORDS,
-    Equivalence,
-    HEADLINE_RULE,
-    learned,
-    equivalences,
-    find,
-    headline,
-)
-from scale_or_reason.analysis.fits import FitSet
 from scale_or_reason.analysis.frontier import (
     AXES,
     aggregate_by_family,
     family_convention,
     frontier_points,
+)
+from scale_or_reason.analysis.total_cost import (
+    arm_regimes,
+    break_even,
+    budget_segments,
+    frontier_regimes,
 )
 from scale_or_reason.analysis.uncertainty import Bootstrap, seed_spread
 

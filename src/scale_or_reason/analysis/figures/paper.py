@@ -19,7 +19,7 @@ no answers for App. H); :func:`figure_gaps` says why. Headless: matplotlib's obj
 Example::
 
     from pathlib import Path
-    from scale_or_reason.analysis.figures import plot_rho, plot_token_factor
+    from scale_or_reason.analysis.figures.paper import plot_rho, plot_token_factor
     plot_token_factor(results, Path("figures"))
     plot_rho(results, Path("figures"), metric="accuracy")   # [] without sequential/mixed arms
 """
@@ -34,7 +34,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
-from scale_or_reason.analysis._common import (
+from scale_or_reason.analysis.arms import (
     CURRICULA,
     IFT,
     REASONING,
@@ -45,18 +45,16 @@ from scale_or_reason.analysis._common import (
     parse_arm,
 )
 from scale_or_reason.analysis.early_stop import early_stopping
-from scale_or_reason.analysis.fits import inference_power_laws
-from scale_or_reason.analysis.frontier import AXES, aggregate_by_family
-from scale_or_reason.analysis.plots import (
+from scale_or_reason.analysis.figures.frontiers import (
     _legend,
     _new_figure,
     _save,
     accuracy_limits,
     arm_styles,
-    plot_frontiers,
-    plot_tokens,
     tidy_log_axis,
 )
+from scale_or_reason.analysis.fits import inference_power_laws
+from scale_or_reason.analysis.frontier import aggregate_by_family
 
 _FAMILY_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 _KIND_LINES = {"sequential": "-", "mixed": "--"}
@@ -376,36 +374,3 @@ def figure_gaps(results: pd.DataFrame, answers: pd.DataFrame | None) -> dict[str
         gaps["early_stopping"] = "needs per-sample answers (a study directory's answers/)"
     return gaps
 
-
-def plot_all(
-    results: pd.DataFrame,
-    out_dir: Path,
-    *,
-    dpi: int = 150,
-    fits: Any = None,
-    answers: pd.DataFrame | None = None,
-    teacher_accuracy: dict[str, float] | None = None,
-    early: pd.DataFrame | None = None,
-) -> dict[str, list[Path]]:
-    """Every figure of the report, keyed by name; ``[]`` for a figure the inputs cannot support
-    (:func:`figure_gaps` says why).
-
-    Keys: ``train_flops``, ``inference_flops`` (Figs. 2–3), ``tokens``, ``token_factor`` (Fig. 1),
-    ``length_correct`` (Fig. 4), ``rho_accuracy``, ``rho_tokens`` (Figs. 5–6),
-    ``inference_scaling`` (Fig. 14), ``early_stopping`` (App. H; needs ``answers`` or ``early``).
-
-    Example::
-
-        paths = plot_all(results, Path("figures"))
-        print(paths["train_flops"][0])   # figures/accuracy_vs_train_flops.png
-    """
-    out = {axis: plot_frontiers(results, out_dir, axis, dpi=dpi, fits=fits,
-                                teacher_accuracy=teacher_accuracy) for axis in AXES}
-    out["tokens"] = plot_tokens(results, out_dir, dpi=dpi)
-    out["token_factor"] = plot_token_factor(results, out_dir, dpi=dpi)
-    out["length_correct"] = plot_length_by_correctness(results, out_dir, dpi=dpi)
-    out["rho_accuracy"] = plot_rho(results, out_dir, metric="accuracy", dpi=dpi)
-    out["rho_tokens"] = plot_rho(results, out_dir, metric="tokens", dpi=dpi)
-    out["inference_scaling"] = plot_inference_scaling(results, out_dir, dpi=dpi)
-    out["early_stopping"] = plot_early_stopping(answers, out_dir, table=early, dpi=dpi)
-    return out

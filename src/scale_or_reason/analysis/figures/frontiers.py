@@ -13,16 +13,14 @@ figure is saved as PNG and SVG (atomically); the functions return the written pa
   with ``teacher_accuracy``, the teacher as a dotted horizontal line (paper Figs. 2–3).
 * ``plot_tokens``: mean generated tokens per family, students by size on x, one series per arm,
   log y.
-The other figures (Figs. 1, 4, 5–6, 14, App. H) and ``plot_all``, which draws every figure of the report
-in one call, are in :mod:`~scale_or_reason.analysis.figures`; this module imports nothing from it.
+The other figures (Figs. 1, 4, 5–6, 14, App. H) are in :mod:`.paper`, which imports the shared styling
+from here; ``plot_all`` (:mod:`scale_or_reason.analysis.figures`) draws every figure of the report.
 
 Example::
 
     from pathlib import Path
-    from scale_or_reason.analysis.figures import plot_all
-    paths = plot_all(results, Path("report/figures"), fits=fits, answers=answers)
-    # {"train_flops": [...png, ...svg], "inference_flops": [...], "tokens": [...],
-    #  "token_factor": [...], "length_correct": [...], "rho_accuracy": [], ...}
+    from scale_or_reason.analysis.figures.frontiers import plot_frontiers
+    plot_frontiers(results, Path("report/figures"), "train_flops", fits=fits)
 """
 
 from __future__ import annotations
@@ -37,19 +35,23 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator, NullFormatter
+from matplotlib.ticker import (
+    FuncFormatter,
+    LogFormatterSciNotation,
+    LogLocator,
+    NullFormatter,
+)
 
-from scale_or_reason.analysis._common import (
+from scale_or_reason.analysis.arms import (
     IFT,
     REASONING,
     arm_kind,
-    atomic_path,
-    finite,
     ordered_arms,
     ordered_families,
     ordered_students,
 )
 from scale_or_reason.analysis.equivalence import learned
+from scale_or_reason.analysis.formatting import atomic_path, finite
 from scale_or_reason.analysis.frontier import AXES, aggregate_by_family, pareto_frontier
 
 FORMATS: tuple[str, ...] = ("png", "svg")

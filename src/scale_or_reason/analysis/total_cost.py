@@ -13,7 +13,7 @@ dearer per query (or the other way round), so which point is on the frontier dep
 
 Example::
 
-    from scale_or_reason.analysis.costs import break_even, frontier_regimes, total_cost_frontiers
+    from scale_or_reason.analysis.total_cost import break_even, frontier_regimes, total_cost_frontiers
     a = {"train_flops": 1e15, "inference_flops": 4e9}     # bigger IFT student
     b = {"train_flops": 3e15, "inference_flops": 2e9}     # smaller reasoning student
     q = break_even(a, b)        # 1e6: a is cheaper in total below a million queries, b above
@@ -30,7 +30,8 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from scale_or_reason.analysis._common import finite, jsonable, ordered_families
+from scale_or_reason.analysis.arms import ordered_families
+from scale_or_reason.analysis.formatting import finite, jsonable
 from scale_or_reason.analysis.frontier import (
     Frontier,
     aggregate_by_family,

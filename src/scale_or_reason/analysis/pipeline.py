@@ -8,7 +8,7 @@ seed spread and the verdicts. :meth:`Analysis.to_dict` is what ``sor analyze --j
 
 Example::
 
-    from scale_or_reason.analysis.engine import run_analysis
+    from scale_or_reason.analysis.pipeline import run_analysis
     from scale_or_reason.analysis.inputs import load_study
     data = load_study("sor-study")
     a = run_analysis(data.results, data.answers, queries=[1e6], teacher_accuracy=data.teacher_accuracy)
@@ -23,12 +23,23 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from scale_or_reason.analysis._common import jsonable, ordered_families
-from scale_or_reason.analysis.costs import frontier_regimes, total_cost_frontiers
+from scale_or_reason.analysis.arms import ordered_families
 from scale_or_reason.analysis.early_stop import early_stopping
-from scale_or_reason.analysis.equivalence import METHODS, Equivalence, equivalences, learned
-from scale_or_reason.analysis.fits import FitSet, PowerLawFit, fit_curves, inference_power_laws
+from scale_or_reason.analysis.equivalence import (
+    METHODS,
+    Equivalence,
+    equivalences,
+    learned,
+)
+from scale_or_reason.analysis.fits import (
+    FitSet,
+    PowerLawFit,
+    fit_curves,
+    inference_power_laws,
+)
+from scale_or_reason.analysis.formatting import jsonable
 from scale_or_reason.analysis.frontier import Frontier, aggregate_by_family, frontiers
+from scale_or_reason.analysis.total_cost import frontier_regimes, total_cost_frontiers
 from scale_or_reason.analysis.uncertainty import Bootstrap, bootstrap, seed_spread
 from scale_or_reason.analysis.verdicts import render_verdicts, verdicts
 
