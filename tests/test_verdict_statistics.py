@@ -124,3 +124,28 @@ def test_a_point_whose_seeds_disagree_is_not_learned():
     assert pt["ci_low"] < 0.25 < pt["ci_high"] and not learned(pt)
     same = aggregate_by_family(pd.DataFrame([dict(r, accuracy=0.35) for r in rows]))
     assert learned(same.iloc[0])                       # seeds that agree: learned
+
+
+def test_verdict_facts_are_typed_and_sentences_are_rendered_from_them():
+    import dataclasses
+    import json
+
+    from scale_or_reason.analysis import family_verdicts
+    from scale_or_reason.analysis.verdicts import EquivalenceFinding, FamilyVerdict, SizeComparison
+
+    df = _study([0.30, 0.35, 0.40, 0.45], [0.60, 0.65, 0.70, 0.75], n=2000, draw=False)
+    (v,) = family_verdicts(df, boot=bootstrap(df, n_boot=300, seed=0))
+    assert isinstance(v, FamilyVerdict) and all(isinstance(s, SizeComparison) for s in v.by_size)
+    assert all(isinstance(f, EquivalenceFinding) for f in v.findings) and v.n_learned == 8
+    claim = next(f for f in v.equivalences if f.axis == "train_flops" and f.arm == "reasoning")
+    assert claim.equivalence.significant and claim.equivalence.target_student == "s4"
+    assert "less training compute (95% CI" in v.answer
+    # the answer and the sentences are functions of the facts: without the claims, no ratio is said
+    quiet = dataclasses.replace(v, findings=[f for f in v.findings if f.status != "claim"])
+    assert not RATIO.search(quiet.answer) and "reasoning is significantly more accurate" in quiet.answer
+    assert len(quiet.sentences) == len(v.sentences) - len(v.equivalences) and not any(
+        "reaches IFT s4" in s for s in quiet.sentences)
+    # the JSON form carries the same facts and sentences, in strict JSON
+    d = json.loads(json.dumps(v.to_dict(), allow_nan=False))
+    assert d["sentences"] == v.sentences and d["answer"] == v.answer
+    assert [s["winner"] for s in d["by_size"]] == ["reasoning"] * 4

@@ -56,13 +56,14 @@ from scale_or_reason.analysis.total_cost import (
     total_cost_frontiers,
 )
 from scale_or_reason.analysis.uncertainty import Bootstrap, bootstrap, seed_spread
-from scale_or_reason.analysis.verdicts import render_verdicts, verdicts
+from scale_or_reason.analysis.verdicts import FamilyVerdict, family_verdicts, render_verdicts, verdicts
 
 __all__ = [
     "AXES",
     "Analysis",
     "Bootstrap",
     "Equivalence",
+    "FamilyVerdict",
     "FitSet",
     "Frontier",
     "PowerLawFit",
@@ -75,6 +76,7 @@ __all__ = [
     "early_stopping",
     "equivalences",
     "example_path",
+    "family_verdicts",
     "fit_curves",
     "fit_power_law",
     "fit_saturating",

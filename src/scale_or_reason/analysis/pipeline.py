@@ -41,7 +41,11 @@ from scale_or_reason.analysis.formatting import jsonable
 from scale_or_reason.analysis.frontier import Frontier, aggregate_by_family, frontiers
 from scale_or_reason.analysis.total_cost import frontier_regimes, total_cost_frontiers
 from scale_or_reason.analysis.uncertainty import Bootstrap, bootstrap, seed_spread
-from scale_or_reason.analysis.verdicts import render_verdicts, verdicts
+from scale_or_reason.analysis.verdicts import (
+    FamilyVerdict,
+    family_verdicts,
+    render_verdicts,
+)
 
 
 @dataclass
@@ -72,8 +76,8 @@ class Analysis:
     """Early-stopping table (empty without answers)."""
     seed_spread: pd.DataFrame
     """Seed spread (empty without a ``seed`` column)."""
-    verdicts: list[dict[str, Any]]
-    """Per-family verdicts (see :func:`~scale_or_reason.analysis.verdicts.verdicts`)."""
+    verdicts: list[FamilyVerdict]
+    """Per-family verdicts: typed facts, with their sentences and answer rendered from them."""
     queries: list[float] = field(default_factory=list)
     """The numbers of queries of ``total_frontiers``."""
     teacher_accuracy: dict[str, float] = field(default_factory=dict)
@@ -109,7 +113,7 @@ class Analysis:
             "early_stopping": self.early_stop.to_dict("records"),
             "seed_spread": self.seed_spread.to_dict("records"),
             "teacher_accuracy": self.teacher_accuracy,
-            "verdicts": self.verdicts,
+            "verdicts": [v.to_dict() for v in self.verdicts],
             "text": self.text,
         })
 
@@ -163,7 +167,7 @@ def run_analysis(
         equivalences=eqs,
         early_stop=early_stopping(answers) if answers is not None else early_stopping(pd.DataFrame()),
         seed_spread=spread,
-        verdicts=verdicts(results, boot=boot_arg, fits=fits if fit else None, eqs=eqs, regimes=regimes,
+        verdicts=family_verdicts(results, boot=boot_arg, fits=fits if fit else None, eqs=eqs, regimes=regimes,
                           spread=spread),
         queries=queries,
         teacher_accuracy=teacher_accuracy,

@@ -61,6 +61,7 @@ from scale_or_reason.analysis.formatting import (
 )
 from scale_or_reason.analysis.frontier import aggregate_by_family
 from scale_or_reason.analysis.pipeline import Analysis
+from scale_or_reason.analysis.verdicts import FamilyVerdict
 
 CONVENTION_NOTES: dict[str, str] = {
     "paper": (
@@ -120,16 +121,16 @@ def _e(x: Any) -> str:
     return html.escape(str(x), quote=True)
 
 
-def _verdicts_html(items: list[dict[str, Any]]) -> str:
+def _verdicts_html(items: list[FamilyVerdict]) -> str:
     if not items:
         return "<p>No results to judge.</p>"
     parts = []
     for v in items:
-        conv = f" — FLOPs convention <code>{_e(v['convention'])}</code>" if v.get("convention") else ""
+        conv = f" — FLOPs convention <code>{_e(v.convention)}</code>" if v.convention else ""
         parts.append(
-            f"<h3>{_e(v['family'])}</h3><p class=\"muted\">{len(v['students'])} students; arms: "
-            f"{_e(', '.join(v['arms']))}{conv}</p><ul>"
-            + "".join(f"<li>{_e(s)}</li>" for s in v["sentences"])
+            f"<h3>{_e(v.family)}</h3><p class=\"muted\">{len(v.students)} students; arms: "
+            f"{_e(', '.join(v.arms))}{conv}</p><ul>"
+            + "".join(f"<li>{_e(s)}</li>" for s in v.sentences)
             + "</ul>"
         )
     return "\n".join(parts)
@@ -518,7 +519,7 @@ points from {len(results)} result rows{'' if a.answers is None else f' and {len(
 Frontiers and verdicts use learned measured points only (95% interval above the trivial baseline); fitted and interpolated numbers are labelled as such.</p>
 {notes_html}
 <h2 id="answer">The answer</h2>
-<ul>{"".join(f"<li>{_e(v.get('answer', ''))}</li>" for v in a.verdicts)}</ul>
+<ul>{"".join(f"<li>{_e(v.answer)}</li>" for v in a.verdicts)}</ul>
 <p class="muted">Statistics: a point counts as learned when the lower end of its 95% interval clears its
 trivial baseline; {_e(HEADLINE_RULE)}; a win at equal size needs non-overlapping 95% Wilson intervals.</p>
 {_figures_html(figures, gaps, only=("train_flops",)) if figures.get("train_flops") else ""}
