@@ -135,8 +135,7 @@ class Equivalence:
         costs = f"{fmt_flops(self.cost)} vs {fmt_flops(self.target_cost)} {_AXIS_SHORT[self.axis]} FLOPs"
         extra = []
         if finite(self.ci_low) and finite(self.ci_high):
-            extra.append(f"bootstrap 95% CI of the ratio {self.ci_low:.2g}–{self.ci_high:.2g}, "
-                         f"P(cheaper) {self.p_cheaper:.2f}")
+            extra.append(f"{self.ci_text}, P(cheaper) {self.p_cheaper:.2f}")
         method = _METHOD_WORDS[self.method]
         if self.extrapolated:
             method += ", extrapolated beyond its measured range"
@@ -145,6 +144,17 @@ class Equivalence:
         tail = f"; {'; '.join(extra)}" if extra else ""
         notes = "".join(f"; {a}" for a in (also or []))
         return f"{who} reaches {target} ({accs}) with {amount} ({costs}{tail}) [{method}{notes}]."
+
+    @property
+    def ci_text(self) -> str:
+        """The ratio's bootstrap interval in words. Training FLOPs are fixed per run, so when the same A point
+        reaches the target in every replicate the interval has no width: said so, not printed as ``7.6–7.6``."""
+        if not (finite(self.ci_low) and finite(self.ci_high)):
+            return "no bootstrap interval"
+        if fmt_ratio(self.ci_low) == fmt_ratio(self.ci_high):
+            return (f"the same ratio in every bootstrap replicate: A reaches the target in "
+                    f"{100 * self.p_reached:.0f}% of them at fixed costs")
+        return f"bootstrap 95% CI of the ratio {self.ci_low:.2g}–{self.ci_high:.2g}"
 
     @property
     def significant(self) -> bool:

@@ -708,6 +708,12 @@ def _sentences(v: FamilyVerdict) -> list[str]:
     return out
 
 
+def _short_ci(e: Equivalence) -> str:
+    if fmt_ratio(e.ci_low) == fmt_ratio(e.ci_high):
+        return f"reached in {100 * e.p_reached:.0f}% of bootstrap replicates, at fixed training costs"
+    return f"95% CI {e.ci_low:.2g}–{e.ci_high:.2g}×"
+
+
 def _answer(v: FamilyVerdict) -> str:
     """The family's one-sentence answer, from its facts: what the report leads with."""
     family = v.family
@@ -719,7 +725,7 @@ def _answer(v: FamilyVerdict) -> str:
     if claims:
         parts = [f"{arm_word(e.arm)} {e.student} reaches {arm_word(e.target_arm)} {e.target_student}'s accuracy "
                  f"({fmt_pct(e.accuracy)} vs {fmt_pct(e.target_accuracy)}) with {fmt_ratio(e.ratio)} less training "
-                 f"compute (95% CI {e.ci_low:.2g}–{e.ci_high:.2g}×)" for e in claims]
+                 f"compute ({_short_ci(e)})" for e in claims]
         return f"{family}: " + "; ".join(parts) + "."
     untested = [f.equivalence for f in train if not f.tested and f.equivalence is not None]
     if untested:
