@@ -44,6 +44,7 @@ FAMILIES = {"winogrande": "General-MC", "openbookqa": "General-MC", "mmlu-misc":
             "gsm8k": "Math-OE", "math-500": "Math-OE", "aime-2025": "Math-OE", **EXTRAS}
 BENCHMARKS = sorted(FAMILIES)
 SYNTHETIC = ["synthetic-general-mc", "synthetic-general-oe", "synthetic-math-mc", "synthetic-math-oe"]
+SYNTHETIC += [f"{name}-dev" for name in SYNTHETIC]  # the dev split, for learning-rate selection
 
 
 def _prepare(name: str, tmp_path: Path, **replace):
@@ -348,3 +349,10 @@ def test_hub_path_asks_for_the_specs_source(name, fake_hub, tmp_path):
         assert {it.meta["subject"] for it in items} == {"abstract_algebra", "elementary_mathematics",
                                                         "high_school_mathematics"}
         assert all(c.get("data_files") is None for c in calls)
+
+
+def test_synthetic_dev_specs_draw_the_dev_split_disjoint_from_test():
+    for name in ("synthetic-general-oe", "synthetic-math-mc"):
+        test = {it.prompt for it in read_prepared(PREPARED, load_spec(name))}
+        dev = {it.prompt for it in read_prepared(PREPARED, load_spec(f"{name}-dev"))}
+        assert len(dev) == len(test) == 100 and not dev & test

@@ -47,7 +47,7 @@ def _hf(student_dir, cfg):
 
 def test_every_shipped_spec_evaluates_end_to_end_and_a_rerun_generates_nothing(student_dir, tmp_path):
     specs = [load_spec(n) for n in list_specs()]
-    assert len(specs) == 22
+    assert len(specs) == 26
     cfg = EvalConfig(max_new_tokens=5, batch_size=16)
     out = tmp_path / "eval"
     summary = evaluate_model(str(student_dir), specs, prepared=FIXTURES, out=out, thinking=True, cfg=cfg,

@@ -27,19 +27,64 @@ def tok():
 def test_train_and_test_prompts_are_disjoint_and_deterministic(family):
     train = generate_tasks(family, 400, split="train", seed=0)
     test = generate_tasks(family, 100, split="test", seed=0)
+    dev = generate_tasks(family, 100, split="dev", seed=0)
     assert not {t.prompt for t in train} & {t.prompt for t in test}
+    assert not {t.prompt for t in dev} & ({t.prompt for t in test} | {t.prompt for t in train})
     assert [t.prompt for t in generate_tasks(family, 50, split="train", seed=0)] == [t.prompt for t in train[:50]]
     assert len({t.prompt for t in test}) == len(test)  # test prompts are distinct
     assert all("\\boxed{}" in t.prompt for t in train)
 
 
-def test_general_facts_are_seen_in_training():
-    train = generate_tasks("General-OE", 1500, split="train", seed=0)
-    test = generate_tasks("General-OE", 100, split="test", seed=0)
-    seen = {(t.entity, t.attribute) for t in train}
-    assert all((t.entity, t.attribute) in seen for t in test)
+def test_general_dev_and_test_ask_facts_never_asked_in_distillation_but_written_in_the_base_corpus():
+    from scale_or_reason.synthetic.corpus import CorpusConfig, base_corpus
+    from scale_or_reason.synthetic.tasks import fact_split
+
+    train = generate_tasks("General-OE", 3000, split="train", seed=0)
+    asked = {(t.entity, t.attribute) for t in train}
+    assert all(fact_split(*f) == "train" for f in asked)
     w = world()
-    assert all(t.reference == w[t.entity][t.attribute] for t in test)
+    corpus = " ".join(base_corpus(CorpusConfig(fact_repeats=3, arithmetic_repeats=0, option_drills=0, chat_drills=0)))
+    for split in ("dev", "test"):
+        items = generate_tasks("General-OE", 100, split=split, seed=0)
+        assert not {(t.entity, t.attribute) for t in items} & asked
+        assert all(t.reference == w[t.entity][t.attribute] for t in items)
+        # every asked fact is stated in the base corpus (the entity and its value in one sentence)
+        assert all(t.entity in corpus for t in items)
+    dev = {(t.entity, t.attribute) for t in generate_tasks("General-MC", 100, split="dev", seed=0)}
+    test = {(t.entity, t.attribute) for t in generate_tasks("General-MC", 100, split="test", seed=0)}
+    assert not dev & test
+
+
+def test_general_traces_recall_the_asked_fact_only():
+    teacher, w = SyntheticTeacher(), world()
+    for task in generate_tasks("General-MC", 200, split="train", seed=4):
+        trace = teacher.answer(task, enable_thinking=True).trace
+        others = [v for a, v in w[task.entity].items() if a != task.attribute and v != task.answer_value]
+        assert task.answer_value in trace and not any(f" {v}" in trace for v in others), trace
+
+
+def test_math_traces_write_one_elementary_operation_per_line():
+    from scale_or_reason.synthetic.tasks import MATH_OPS
+
+    teacher = SyntheticTeacher()
+    for task in generate_tasks("Math-OE", 50, split="train", seed=4):
+        lines = teacher.answer(task, enable_thinking=True).trace.splitlines()
+        steps = [ln for ln in lines if ln.count("=") == 1 and not ln.startswith("Check")]
+        assert len(task.operands) == MATH_OPS + 1 and len(steps) == MATH_OPS
+        assert steps[-1].rstrip(".").split("= ")[1] == task.reference
+
+
+def test_mc_letters_follow_their_values_and_the_answer_restates_the_option(tok):
+    teacher = SyntheticTeacher()
+    for fam in ("General-MC", "Math-MC"):
+        for task in generate_tasks(fam, 50, split="train", seed=6):
+            line = task.prompt.splitlines()[-1]
+            assert f"{task.answer_value} ({task.reference})" in line
+            answer = teacher.answer(task, enable_thinking=False).answer
+            assert answer == f"The answer is {task.answer_value} ({task.reference}): \\boxed{{{task.reference}}}."
+    # the option markers are single tokens, so finding the letter is a one-token copy
+    for c in "ABCD":
+        assert tok.convert_ids_to_tokens(tok(f"red ({c})")["input_ids"])[-1] == f" ({c})"
 
 
 def test_math_references_are_right():

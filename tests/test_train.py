@@ -22,8 +22,9 @@ def test_wsd_shape_at_boundaries():
 
 def test_schedule_uses_paper_lengths_for_long_runs_and_scales_short_ones():
     assert schedule_lengths(10_000, TrainConfig()) == (150, 300)
-    w, d = schedule_lengths(50, TrainConfig())
-    assert (w, d) == (5, 10)
+    # short runs keep the paper's proportions (150 / 300 steps are ~1% / ~2% of its runs): 2% / 4%
+    assert schedule_lengths(500, TrainConfig()) == (10, 20)
+    assert schedule_lengths(50, TrainConfig()) == (1, 2)
 
 
 def test_train_ledger_checkpoint_and_rerun(tiny_setup, tmp_path):
@@ -159,7 +160,11 @@ def test_paper_learning_rates_by_size_and_format():
     for size in ("0.5B", "1.5B", "3B", "7B", "14B"):
         assert paper_learning_rate(f"Qwen2.5-{size}", "reasoning") > paper_learning_rate(f"Qwen2.5-{size}", "ift")
     spec = StudentSpec(name="Qwen2.5-3B", pretrained="/ckpt/Qwen2.5-3B")
-    assert peak_learning_rate(spec, "sequential:0.5", 1e-3) == 5e-6
+    # a curriculum interpolates geometrically by its reasoning share: rho = 1 is the reasoning arm's LR
+    assert peak_learning_rate(spec, "sequential:0.5", 1e-3) == pytest.approx((5e-6 * 7e-6) ** 0.5)
+    assert peak_learning_rate(spec, "sequential:1", 1e-3) == peak_learning_rate(spec, "reasoning", 1e-3) == 7e-6
+    assert peak_learning_rate(spec, "mixed:0", 1e-3) == peak_learning_rate(spec, "ift", 1e-3) == 5e-6
+    assert 5e-6 < peak_learning_rate(spec, "mixed:0.25", 1e-3) < peak_learning_rate(spec, "mixed:0.75", 1e-3) < 7e-6
     assert peak_learning_rate(StudentSpec(name="s1", learning_rate={"ift": 2e-3}), "ift", 1e-3) == 2e-3
     assert peak_learning_rate(StudentSpec(name="s1"), "reasoning", 1e-3) == 1e-3
 
@@ -192,3 +197,44 @@ def test_a_streamed_arm_trains_exactly_like_the_list_of_its_pairs(tiny_setup, tm
     short = StreamedArm(order=arm.order, stream=lambda: (p for p in shuffled if p.prompt_id != gone))
     with pytest.raises(ValueError, match=rf"1 pair\(s\) of the arm are not in its stores \(first: '{gone}'\)"):
         train_student(spec, "mixed:0.5", short, tdir, tmp_path / "short", cfg, tokenizer_id="x")
+
+
+def test_base_stage_pretrains_every_token_and_distillation_starts_from_it(tiny_setup, tmp_path):
+    """The base stage: a plain language-modelling run on documents (every token in the loss, the ledger
+    counting them all), saved as a checkpoint that a distillation run then loads instead of random weights;
+    a rerun is a no-op."""
+    import dataclasses
+
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    from scale_or_reason.synthetic.corpus import CorpusConfig, base_corpus
+    from scale_or_reason.train import pretrain_base
+
+    tdir, pairs = tiny_setup
+    tok = AutoTokenizer.from_pretrained(tdir)
+    docs = base_corpus(CorpusConfig(fact_repeats=1, arithmetic_repeats=0, option_drills=20, chat_drills=8,
+                                    sentences_per_doc=4), tok)[:64]
+    assert any("<|im_start|>assistant" in d for d in docs) and any("colour" in d for d in docs)
+    spec = StudentSpec(name="t", config=TINY_QWEN3)
+    cfg = TrainConfig(learning_rate=3e-3, batch_size=32, micro_batch_size=16)
+    base = tmp_path / "base"
+    ledger = pretrain_base(spec, docs, tdir, base, cfg, tokenizer_id="x")
+    rows = [json.loads(line) for line in (base / "train_log.jsonl").read_text().splitlines()]
+    assert ledger["stage"] == "base" and ledger["samples"] == 64 and ledger["steps"] == 2
+    assert ledger["tokens"] == sum(r["tokens"] for r in rows) >= sum(len(ids) for ids in tok(docs)["input_ids"])
+    assert ledger["train_flops"] == pytest.approx(rows[-1]["cumulative_flops"]) and ledger["train_flops"] > 0
+    assert (base / "model.safetensors").exists() and (base / "tokenizer.json").exists()
+    mtime = (base / "model.safetensors").stat().st_mtime_ns
+    assert pretrain_base(spec, docs, tdir, base, cfg, tokenizer_id="x") == ledger
+    assert (base / "model.safetensors").stat().st_mtime_ns == mtime
+
+    # distillation from the base: its first step starts from the base's weights, not a fresh init
+    samples = build_arm(pairs, Arm.parse("ift"), 32)
+    run = tmp_path / "run"
+    no_lr = dataclasses.replace(cfg, learning_rate=1e-12, weight_decay=0.0)
+    train_student(dataclasses.replace(spec, pretrained=str(base)), "ift", samples, tdir, run, no_lr, tokenizer_id="x")
+    before, after = load_file(base / "model.safetensors"), load_file(run / "model.safetensors")
+    assert before.keys() == after.keys()
+    assert all(torch.allclose(before[k], after[k], atol=1e-6) for k in before)

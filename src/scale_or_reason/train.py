@@ -51,8 +51,10 @@ class StudentSpec:
     pretrained: str | None = None
     """A local checkpoint directory (or hub id on machines with hub access) to fine-tune instead."""
     learning_rate: dict[str, float] = field(default_factory=dict)
-    """Peak learning rate per format (``ift``, ``reasoning``); a curriculum uses the IFT one. When
-    absent, the paper's Table 2 value for a matching name (e.g. ``Qwen2.5-7B``), else ``TrainConfig``'s."""
+    """Peak learning rate per format (``ift``, ``reasoning``). When absent, the paper's Table 2 value for a
+    matching name (e.g. ``Qwen2.5-7B``), else ``TrainConfig``'s. A curriculum with reasoning share ρ uses
+    the geometric interpolation ``lr_ift^(1-ρ) · lr_reasoning^ρ`` (:func:`peak_learning_rate`), so
+    ``sequential:1`` trains exactly as the reasoning arm and ``sequential:0`` as the IFT arm."""
 
 
 @dataclass
@@ -67,10 +69,12 @@ class TrainConfig:
     """Samples per forward pass; ``batch_size / micro_batch_size`` gradient-accumulation steps."""
     epochs: int = 1
     """Passes over the arm (the paper: 1)."""
-    warmup_fraction: float = 0.1
-    """Warmup steps as a fraction of the run, capped at ``max_warmup_steps``."""
-    decay_fraction: float = 0.2
-    """Linear-decay steps as a fraction of the run, capped at ``max_decay_steps``."""
+    warmup_fraction: float = 0.02
+    """Warmup steps as a fraction of the run, capped at ``max_warmup_steps``. The paper's 150 warmup steps
+    are 0.4-3% of its runs (5k-37k steps); 2% keeps that proportion in short runs."""
+    decay_fraction: float = 0.04
+    """Linear-decay steps as a fraction of the run, capped at ``max_decay_steps`` (the paper's 300 decay steps:
+    0.8-6% of its runs, twice its warmup)."""
     max_warmup_steps: int = 150
     """The paper's warmup length, used as is when the run is long enough."""
     max_decay_steps: int = 300
@@ -218,15 +222,33 @@ def paper_learning_rate(student: str, fmt: str) -> float | None:
 
 
 def peak_learning_rate(spec: StudentSpec, arm_name: str, default: float) -> float:
-    """Peak LR of a run: the spec's own per-format value, else the paper's table, else ``default``."""
-    fmt = "reasoning" if arm_name == "reasoning" else "ift"
-    if fmt in spec.learning_rate:
-        return float(spec.learning_rate[fmt])
-    for name in (spec.pretrained or "", spec.name):
-        lr = paper_learning_rate(name, fmt)
-        if lr is not None:
-            return lr
-    return default
+    """Peak LR of a run: the spec's own per-format value, else the paper's table, else ``default``.
+
+    The paper tunes one LR per size and format and does not say which a curriculum uses; the rule here is
+    the geometric interpolation ``lr_ift^(1-ρ) · lr_reasoning^ρ`` by the curriculum's reasoning share ρ
+    (LR grids are log-spaced, so this is the point between the two at ρ), which makes ``sequential:1`` /
+    ``mixed:1`` the reasoning arm and ``sequential:0`` / ``mixed:0`` the IFT arm. ``base`` (pretraining)
+    uses ``default``."""
+    if arm_name == "base":
+        return default
+
+    def one(fmt: str) -> float:
+        if fmt in spec.learning_rate:
+            return float(spec.learning_rate[fmt])
+        for name in (spec.pretrained or "", spec.name):
+            lr = paper_learning_rate(name, fmt)
+            if lr is not None:
+                return lr
+        return default
+
+    from .data import Arm
+
+    rho = Arm.parse(arm_name).rho
+    if rho <= 0.0:
+        return one("ift")
+    if rho >= 1.0:
+        return one("reasoning")
+    return one("ift") ** (1.0 - rho) * one("reasoning") ** rho
 
 
 def run_key(spec: StudentSpec, arm_name: str, samples: Samples, cfg: TrainConfig,
@@ -325,13 +347,16 @@ def _render_arm(arm: StreamedArm, tok: Any, think: str, run_dir: Path, data_dir:
                          f"(first: {missing!r})")
 
 
-def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_dir: Path,
-                 run_dir: Path, cfg: TrainConfig, *, callbacks: list | None = None, empty_think: str | None = None):
+def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples | None, tokenizer_dir: Path,
+                 run_dir: Path, cfg: TrainConfig, *, callbacks: list | None = None, empty_think: str | None = None,
+                 texts: list[str] | None = None):
     """Build the ``SFTTrainer`` of one run, and its step ledger; returns ``(trainer, ledger_callback)``.
 
     The trainer consumes the arm's samples in order (sequential sampler) with a global batch of
     ``cfg.batch_size`` samples; the ledger callback records, per optimiser step, the samples and
-    tokens the model actually received (read from each micro-batch) and their FLOPs.
+    tokens the model actually received (read from each micro-batch) and their FLOPs. With ``texts``
+    (and ``samples`` None) it is a plain language-modelling run on those documents, every token in
+    the loss: the base stage (:func:`pretrain_base`).
     """
     import datasets
     import torch
@@ -353,7 +378,10 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_d
         log.warning("run %s: the student's chat template ignores enable_thinking; added the Qwen3-style switch "
                     "(empty think block in the reasoning-off prompt), saved with the run", Path(run_dir).name)
     think = empty_think or ("prompt" if arm_name == "ift" else "completion")
-    if isinstance(samples, StreamedArm):
+    if texts is not None:
+        train_dataset = Dataset.from_dict({"text": list(texts)})
+        n_samples = len(texts)
+    elif isinstance(samples, StreamedArm):
         train_dataset = _streamed_dataset(samples, tok, think, Path(run_dir))
     else:
         rows = []
@@ -361,6 +389,9 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_d
             prompt, completion = render(tok, pair, fmt, empty_think=think)
             rows.append({"prompt": prompt, "completion": completion})
         train_dataset = Dataset.from_list(rows)
+    if texts is None:
+        assert samples is not None, "make_trainer needs samples or texts"
+        n_samples = len(samples)
     model = build_model(spec, cfg.seed, tok, cfg.attn_implementation)
     if cfg.padding_free and "flash" not in str(model.config._attn_implementation):
         raise ValueError(f"run {Path(run_dir).name}: padding_free needs a flash-attention kernel "
@@ -377,7 +408,7 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_d
     arch = Architecture.from_config(model.config)
     lr = peak_learning_rate(spec, arm_name, cfg.learning_rate)
     accum = cfg.batch_size // (cfg.micro_batch_size * world)  # the global batch stays cfg.batch_size samples
-    steps = math.ceil(len(samples) * cfg.epochs / cfg.batch_size)
+    steps = math.ceil(n_samples * cfg.epochs / cfg.batch_size)
     warmup, decay = schedule_lengths(steps, cfg)
     params = [p for p in model.parameters() if p.requires_grad]
     # fused AdamW runs on CPU and CUDA in torch >= 2.4
@@ -484,9 +515,9 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_d
     for cb in (ProgressCallback, PrinterCallback):
         if trainer.pop_callback(cb) is not None and cb is ProgressCallback:
             trainer.add_callback(QuietProgress)
-    if len(trainer.train_dataset) != len(samples):
+    if len(trainer.train_dataset) != n_samples:
         raise RuntimeError(f"run {Path(run_dir).name}: the trainer kept {len(trainer.train_dataset)} of "
-                           f"{len(samples)} samples (fully masked or empty completions?); arms must have equal "
+                           f"{n_samples} samples (fully masked or empty completions?); arms must have equal "
                            "sample counts")
     trainer.sor_meta = {"arch": arch, "lr": lr, "steps": steps, "warmup": warmup, "decay": decay, "tokenizer": tok,
                         "lora": lora}
@@ -559,3 +590,63 @@ def train_student(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_
     write_json(done, {"key": key})
     acc.wait_for_everyone()
     return ledger
+
+
+def pretrain_base(spec: StudentSpec, texts: list[str], tokenizer_dir: Path, run_dir: Path, cfg: TrainConfig, *,
+                  tokenizer_id: str = "", callbacks: list | None = None) -> dict[str, Any]:
+    """Pretrain ``spec`` (built from config) on ``texts`` into ``run_dir``: the base that every arm of this
+    size then distils into (``StudentSpec.pretrained``). Returns its ledger, whose FLOPs are reported apart
+    from the arms' (the paper charges pretraining to neither arm).
+
+    Peak LR, epochs and batch come from ``cfg``; the schedule is the same warmup-stable-decay. A finished
+    base with the same key (spec, documents, settings, tokenizer) is not redone.
+
+    Example::
+
+        from scale_or_reason.synthetic.corpus import base_corpus
+        ledger = pretrain_base(spec, base_corpus(tokenizer=tok), tok_dir, Path("bases/s1"), TrainConfig(epochs=2))
+        student = dataclasses.replace(spec, pretrained="bases/s1")
+    """
+    run_dir = Path(run_dir)
+    key = stable_hash({"spec": asdict(spec), "texts": stable_hash(list(texts), 32),
+                       "cfg": {k: v for k, v in asdict(cfg).items() if k not in ("threads",)}, "tok": tokenizer_id})
+    done = run_dir / "DONE.json"
+    if done.exists() and read_json(done).get("key") == key:
+        return read_json(run_dir / "ledger.json")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = run_dir / "STARTED.json"
+    if started.exists() and read_json(started).get("key") != key:
+        shutil.rmtree(run_dir / "trainer", ignore_errors=True)
+    write_json(started, {"key": key})
+    trainer, ledger_cb = make_trainer(spec, "base", None, tokenizer_dir, run_dir, cfg, callbacks=callbacks,
+                                      texts=list(texts))
+    meta = trainer.sor_meta
+    checkpoints = sorted((run_dir / "trainer").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    t0 = time.time()
+    trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
+    wall = time.time() - t0
+    acc = trainer.accelerator
+    state_dict = acc.get_state_dict(trainer.model)
+    model = acc.unwrap_model(trainer.model)
+    if not trainer.is_world_process_zero():
+        acc.wait_for_everyone()
+        return {}
+    model.save_pretrained(run_dir, state_dict=state_dict, safe_serialization=True)
+    meta["tokenizer"].save_pretrained(run_dir)
+    write_json(run_dir / "train_config.json", {"spec": asdict(spec), "stage": "base", "train": asdict(cfg)})
+    rows = ledger_cb.rows
+    arch = meta["arch"]
+    ledger = {
+        "student": spec.name, "stage": "base", "samples": len(texts), "epochs": cfg.epochs, "steps": meta["steps"],
+        "warmup_steps": meta["warmup"], "decay_steps": meta["decay"], "peak_lr": meta["lr"],
+        "tokens": sum(r["tokens"] for r in rows), "train_flops": rows[-1]["cumulative_flops"] if rows else 0.0,
+        "convention": "paper", "parameters": arch.parameters,
+        "non_embedding_parameters": arch.non_embedding_parameters,
+        "final_loss": rows[-1]["loss"] if rows else float("nan"), "wall_seconds": wall,
+    }
+    write_json(run_dir / "ledger.json", ledger)
+    shutil.rmtree(run_dir / "trainer", ignore_errors=True)
+    write_json(done, {"key": key})
+    acc.wait_for_everyone()
+    return ledger
+

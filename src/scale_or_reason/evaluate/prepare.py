@@ -99,7 +99,8 @@ def _synthetic_rows(spec: BenchmarkSpec) -> Iterator[dict[str, Any]]:
 
     n = int(spec.options.get("n", 100))
     seed = int(spec.options.get("seed", 0))
-    for task in generate_tasks(spec.source.synthetic, n, split="test", seed=seed):
+    split = str(spec.options.get("split", "test"))  # "dev": the split that selects learning rates
+    for task in generate_tasks(spec.source.synthetic, n, split=split, seed=seed):
         yield {"task": task}
 
 

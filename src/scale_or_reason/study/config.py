@@ -2,7 +2,7 @@
 
 Tables (each field is documented on its dataclass below; ``studies/*.toml`` are worked examples):
 
-* ``[study]`` name, seed, arms, samples per arm.
+* ``[study]`` name, seed, training seeds, arms, samples per arm.
 * ``[teacher]`` the generation back end (``synthetic | hf | openai | vllm``), model, toggle profile,
   sampling per mode, FLOPs config: the fields of ``sor generate`` (``teacher.GenerateConfig``) that are
   not about the prompt source.
@@ -10,6 +10,9 @@ Tables (each field is documented on its dataclass below; ``studies/*.toml`` are 
   pairs in the released ``prompt``/``reasoning``/``ift`` layout (``format = "pairs"``).
 * ``[tokenizer]`` the tokenizer of students built from config (``synthetic``: built from the synthetic
   families; or a directory). Pretrained students use their own.
+* ``[base]`` (optional) pretrain every student built from config on the synthetic base corpus before
+  distillation (``synthetic.corpus.CorpusConfig`` fields, plus epochs and learning rate): the analogue of
+  the paper's pretrained bases, one per size, shared by every arm and seed, its FLOPs reported apart.
 * ``[[students]]`` ``train.StudentSpec`` fields; ``[train]`` ``train.TrainConfig``.
 * ``[[benchmarks]]`` spec names or spec files, with option overrides; ``[eval]`` ``evaluate.EvalConfig``;
   ``[grading]`` the jury file (rule graders always run).
@@ -37,17 +40,18 @@ from typing import Any
 from ..data import Arm
 from ..evaluate.runner import EvalConfig
 from ..records import FAMILIES
+from ..synthetic.corpus import CorpusConfig
 from ..teacher.runner import GenerateConfig
 from ..train import StudentSpec, TrainConfig
 from ..util import from_table
 
-__all__ = ["BenchmarkEntry", "ComputeSection", "ExecutorSection", "GradingSection", "PromptSource", "StudyConfig",
+__all__ = ["BaseSection", "BenchmarkEntry", "ComputeSection", "ExecutorSection", "GradingSection", "PromptSource", "StudyConfig",
            "StudySection", "TokenizerSection", "load_study_file", "shipped_studies"]
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 """Names that become directory names and task ids: no separators, no leading dot, no spaces."""
 
-STAGES = ("tokenizer", "generate", "bench", "train", "evaluate", "analysis")
+STAGES = ("tokenizer", "base", "generate", "bench", "train", "evaluate", "select", "analysis")
 """The stages of a study, in dependency order."""
 
 # GenerateConfig fields that describe one prompt source (they live in [[prompts]]) or that the study sets.
@@ -74,6 +78,16 @@ class StudyStudent(StudentSpec):
 
 
 @dataclass
+class BaseSection(CorpusConfig):
+    """The ``[base]`` table: the base stage, what the corpus holds (``CorpusConfig``) and how it is trained."""
+
+    epochs: int = 2
+    """Passes over the base corpus."""
+    learning_rate: float = 3e-3
+    """Peak learning rate of the base stage (batch and schedule shape: ``[train]``'s)."""
+
+
+@dataclass
 class StudySection:
     """The ``[study]`` table."""
 
@@ -85,6 +99,14 @@ class StudySection:
     """Arms every student is trained on: ``ift``, ``reasoning``, ``sequential:ρ``, ``mixed:ρ``."""
     samples: int = 0
     """Samples per arm, drawn from the pooled prompt sources (0: every pair). Every arm has this many."""
+    lr_grid: list[float] = field(default_factory=list)
+    """Learning-rate scales tried per student x arm (multiples of its peak LR, e.g. ``[0.5, 1, 2]``): seed 0
+    trains once per scale, the scale with the best mean accuracy on the ``role = "dev"`` benchmarks is kept
+    (ties: the smaller scale), and the other seeds train at it. Empty: no grid."""
+    seeds: int = 1
+    """Training seeds per student x arm: seed ``k`` (0-based) draws the arm's order with ``seed + k`` and
+    initialises with ``[train].seed + k``. Runs of seed 0 are named ``s1-ift``, the others ``s1-ift.seed1``,
+    so adding seeds to a finished study keeps its runs."""
 
 
 @dataclass
@@ -147,6 +169,10 @@ class BenchmarkEntry:
     """Overrides of the spec's adapter options (e.g. ``{n = 100, seed = 0}`` for the synthetic families)."""
     source: str | None = None
     """A local copy of the benchmark's data (file or dataset directory) for machines without hub access."""
+    role: str = "test"
+    """``test`` (reported) or ``dev`` (only selects learning rates with ``[study].lr_grid``; never in the
+    results). A dev benchmark must not share items with a test one: the synthetic ``*-dev`` specs draw
+    the generator's dev split."""
 
 
 @dataclass
@@ -247,6 +273,9 @@ class StudyConfig:
     """``[compute]``."""
     executor: ExecutorSection
     """``[executor]``."""
+    base: BaseSection | None = None
+    """``[base]`` when the study pretrains its students built from config (None: they start from random
+    weights)."""
     path: str = ""
     """The file the study was read from (absolute), or ``shipped:NAME`` for a shipped study."""
 
@@ -268,8 +297,8 @@ class StudyConfig:
         return dataclasses.replace(self, **tables)
 
 
-_TABLES = {"study", "teacher", "prompts", "tokenizer", "students", "train", "benchmarks", "eval", "grading",
-           "compute", "executor"}
+_TABLES = {"study", "teacher", "prompts", "tokenizer", "base", "students", "train", "benchmarks", "eval",
+           "grading", "compute", "executor"}
 
 
 def shipped_studies() -> list[str]:
@@ -359,6 +388,10 @@ def load_study_file(source: str | Path) -> StudyConfig:
     _check_arms(study.arms, f"{label}: [study].arms")
     if study.samples < 0:
         raise ValueError(f"{label}: [study].samples: must be >= 0, got {study.samples}")
+    if any(not m > 0 for m in study.lr_grid) or len(set(study.lr_grid)) != len(study.lr_grid):
+        raise ValueError(f"{label}: [study].lr_grid: scales must be positive and distinct, got {study.lr_grid}")
+    if study.seeds < 1:
+        raise ValueError(f"{label}: [study].seeds: must be >= 1, got {study.seeds}")
 
     tdata = dict(raw.get("teacher", {}))
     bad = sorted(set(tdata) & _SOURCE_FIELDS)
@@ -406,6 +439,20 @@ def load_study_file(source: str | Path) -> StudyConfig:
             if not lr > 0:
                 raise ValueError(f"{where}.learning_rate.{fmt}: must be positive, got {lr}")
     students = [dataclasses.replace(s, pretrained=_resolve(base, s.pretrained)) for s in students]
+    base_section = None
+    if "base" in raw:
+        base_section = from_table(BaseSection, raw["base"], f"{label}: [base]")
+        if tokenizer.kind != "synthetic":
+            raise ValueError(f"{label}: [base]: the base corpus is the synthetic world's; it needs [tokenizer] "
+                             f"kind = 'synthetic'")
+        for key in ("epochs", "fact_repeats", "sentences_per_doc"):
+            if getattr(base_section, key) <= 0:
+                raise ValueError(f"{label}: [base].{key}: must be positive, got {getattr(base_section, key)}")
+        for key in ("arithmetic_repeats", "option_drills", "chat_drills"):
+            if getattr(base_section, key) < 0:
+                raise ValueError(f"{label}: [base].{key}: must be >= 0, got {getattr(base_section, key)}")
+        if not base_section.learning_rate > 0:
+            raise ValueError(f"{label}: [base].learning_rate: must be positive")
 
     train = from_table(TrainConfig, raw.get("train", {}), f"{label}: [train]")
     for key in ("batch_size", "micro_batch_size", "epochs", "max_length"):
@@ -430,6 +477,16 @@ def load_study_file(source: str | Path) -> StudyConfig:
             load_spec(b.name)
         except (ValueError, FileNotFoundError) as e:
             raise ValueError(f"{label}: [[benchmarks]] #{i + 1}.name: {e}") from None
+    for i, b in enumerate(benchmarks):
+        if b.role not in ("test", "dev"):
+            raise ValueError(f"{label}: [[benchmarks]] #{i + 1}.role: {b.role!r} is not 'test' or 'dev'")
+    roles = {b.role for b in benchmarks}
+    if "test" not in roles:
+        raise ValueError(f"{label}: [[benchmarks]]: no benchmark with role 'test' (dev ones are never reported)")
+    if study.lr_grid and "dev" not in roles:
+        raise ValueError(f"{label}: [study].lr_grid needs [[benchmarks]] with role = 'dev' to choose on")
+    if "dev" in roles and not study.lr_grid:
+        raise ValueError(f"{label}: [[benchmarks]] with role = 'dev' are used only with [study].lr_grid")
     spec_names = [load_spec(b.name).name for b in benchmarks]
     if len(set(spec_names)) != len(spec_names):
         raise ValueError(f"{label}: [[benchmarks]]: a benchmark is listed twice")
@@ -461,4 +518,4 @@ def load_study_file(source: str | Path) -> StudyConfig:
                 raise ValueError(f"{label}: [executor].{key}.{stage}: must be >= 0")
     return StudyConfig(study=study, teacher=teacher, prompts=prompts, tokenizer=tokenizer, students=students,
                        train=train, benchmarks=benchmarks, eval=ev, grading=grading, compute=compute,
-                       executor=executor, path=f"shipped:{source}" if shipped else str(Path(source).resolve()))
+                       executor=executor, base=base_section, path=f"shipped:{source}" if shipped else str(Path(source).resolve()))

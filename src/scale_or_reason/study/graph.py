@@ -3,9 +3,14 @@
 ``expand(cfg)`` turns a study file into tasks, in dependency order::
 
     tokenizer                     (students built from config with the synthetic tokenizer)
+    base/<student>                with [base]: one per student built from config, pretrained on the base corpus
     generate/<prompts>            one per [[prompts]] source: the teacher (or an import) into pairs/<name>/
     bench/<benchmark>             one per [[benchmarks]]: the prepared copy under bench/
-    train/<student>-<arm>         one per student x arm; needs every generate task (+ tokenizer)
+    train/<student>-<arm>[.seedK] one per student x arm x seed; needs every generate task (+ tokenizer, base)
+                                  with [study].lr_grid: seed 0 once per LR scale (train/<run>.lr<m>), each
+                                  evaluated on the dev benchmarks; select/<run> picks the scale with the best
+                                  dev accuracy; the other seeds train at it, and evaluate/<run>/<b> (seed 0)
+                                  evaluates the chosen run
     evaluate/<run>/<benchmark>    one per run x benchmark: generate, grade (rules, jury), count FLOPs
     analysis                      results table, frontiers, verdicts, report; needs every evaluate task
 
@@ -36,10 +41,11 @@ from typing import Any
 
 from ..data import Arm
 from ..evaluate.specs import load_spec
+from ..synthetic.teacher import VERSION as SYNTHETIC_VERSION
 from ..util import read_json, stable_hash, write_json
 from .config import StudyConfig
 
-__all__ = ["Task", "TaskState", "expand", "mark", "run_name", "task_states"]
+__all__ = ["Task", "TaskState", "expand", "grid_run", "mark", "run_name", "task_states"]
 
 # Generation settings that do not change what is generated (throughput, retries, display).
 _TEACHER_RUNTIME = {"concurrency", "timeout_s", "max_retries", "backoff_base_s", "backoff_max_s", "batch_size",
@@ -84,9 +90,14 @@ class TaskState:
     """The state file's content."""
 
 
-def run_name(student: str, arm: Arm) -> str:
-    """Directory name of one training run: ``s1-ift``, ``s1-sequential0.25``."""
-    return f"{student}-{arm.name.replace(':', '')}"
+def run_name(student: str, arm: Arm, seed: int = 0) -> str:
+    """Directory name of one training run: ``s1-ift``, ``s1-sequential0.25``; seed ``k > 0`` adds ``.seedK``."""
+    return f"{student}-{arm.name.replace(':', '')}" + (f".seed{seed}" if seed else "")
+
+
+def grid_run(first: str, scale: float) -> str:
+    """Directory name of a learning-rate grid run: ``s1-ift.lr0.5`` (``scale`` times the run's peak LR)."""
+    return f"{first}.lr{scale:g}"
 
 
 def settings(obj: Any, skip: set[str] = frozenset()) -> dict[str, Any]:
@@ -127,41 +138,80 @@ def expand(cfg: StudyConfig) -> list[Task]:
     synthetic_tok = cfg.tokenizer.kind == "synthetic"
     if synthetic_tok:
         tasks.append(Task("tokenizer", "tokenizer", [], {"families": cfg.tokenizer.families,
-                                                         "vocab": cfg.tokenizer.vocab, "v": 1}))
+                                                         "vocab": cfg.tokenizer.vocab, "v": 2}))
     teacher = settings(cfg.teacher, _TEACHER_RUNTIME)
     for p in cfg.prompts:
         uses_tok = synthetic_tok and cfg.teacher.backend == "synthetic" and not cfg.teacher.tokenizer
         spec = {"prompts": settings(p, _PLAN_ONLY), "teacher": teacher if p.format == "prompts" else None, "v": 1}
+        if cfg.teacher.backend == "synthetic":
+            spec["synthetic"] = SYNTHETIC_VERSION  # the generator's and the teacher's texts
         tasks.append(Task(f"generate/{p.name}", "generate", ["tokenizer"] if uses_tok else [], spec))
-    bench_ids = []
+    bench_ids, dev_ids = [], []
     for b in cfg.benchmarks:
         s = load_spec(b.name)
         spec_dict = settings(s, {"path"})
         spec_dict["options"] = {**s.options, **b.options}
-        tasks.append(Task(f"bench/{s.name}", "bench", [], {"spec": spec_dict, "entry": settings(b),
-                                                           "source_hash": _file_hash(b.source), "v": 1}))
-        bench_ids.append(f"bench/{s.name}")
+        bspec = {"spec": spec_dict, "entry": settings(b), "source_hash": _file_hash(b.source), "v": 1}
+        if s.source.synthetic:
+            bspec["synthetic"] = SYNTHETIC_VERSION
+        tasks.append(Task(f"bench/{s.name}", "bench", [], bspec))
+        (dev_ids if b.role == "dev" else bench_ids).append(f"bench/{s.name}")
     tok = {"kind": cfg.tokenizer.kind, "path": cfg.tokenizer.path}
     train = settings(cfg.train, _TRAIN_RUNTIME)
     ev = settings(cfg.eval, _EVAL_RUNTIME)
     jury = {"file": cfg.grading.jury, "hash": _file_hash(cfg.grading.jury)} if cfg.grading.jury else None
-    eval_ids = []
+    eval_ids: list[str] = []
+    base = settings(cfg.base) if cfg.base is not None else None
+
+    def evaluations(run: str, student: str, arm: Arm, benches: list[str], deps: list[str],
+                    extra: dict[str, Any]) -> list[str]:
+        ids = []
+        for bid in benches:
+            bench = bid.partition("/")[2]
+            espec = {"run": run, "student": student, "arm": arm.name, "benchmark": bench,
+                     "thinking": arm.kind != "ift", "eval": ev, "jury": jury, "v": 1, **extra}
+            tasks.append(Task(f"evaluate/{run}/{bench}", "evaluate", deps + [bid], espec))
+            ids.append(f"evaluate/{run}/{bench}")
+        return ids
+
     for student in cfg.students:
         sdict = {"name": student.name, **settings(student.spec())}
         gen_ids = [f"generate/{p.name}" for p in cfg.sources(student)]
+        own = ["tokenizer"] if synthetic_tok and not student.pretrained else []
+        if base is not None and not student.pretrained:
+            tasks.append(Task(f"base/{student.name}", "base", own,
+                              {"student": sdict, "base": base, "train": train, "v": 1}))
+            own = own + [f"base/{student.name}"]
         for arm in cfg.arms(student):
-            run = run_name(student.name, arm)
-            deps = gen_ids + (["tokenizer"] if synthetic_tok and not student.pretrained else [])
-            tasks.append(Task(f"train/{run}", "train", deps,
-                              {"student": sdict, "data": [p.name for p in cfg.sources(student)],
-                               "arm": arm.name, "samples": cfg.study.samples,
-                               "seed": cfg.study.seed, "train": train, "tokenizer": tok, "v": 1}))
-            for bid in bench_ids:
-                bench = bid.partition("/")[2]
-                tasks.append(Task(f"evaluate/{run}/{bench}", "evaluate", [f"train/{run}", bid],
-                                  {"run": run, "student": student.name, "arm": arm.name, "benchmark": bench,
-                                   "thinking": arm.kind != "ift", "eval": ev, "jury": jury, "v": 1}))
-                eval_ids.append(f"evaluate/{run}/{bench}")
+            first = run_name(student.name, arm)
+            spec0 = {"student": sdict, "data": [p.name for p in cfg.sources(student)], "arm": arm.name,
+                     "samples": cfg.study.samples, "seed": cfg.study.seed, "train": train, "tokenizer": tok, "v": 1}
+            select: list[str] = []
+            if cfg.study.lr_grid:
+                # seed 0 at every learning rate of the grid, each evaluated on the dev benchmarks; the select
+                # task picks one; the reported seed-0 run is the chosen one, the other seeds train at its LR
+                dev_evals = []
+                for m in cfg.study.lr_grid:
+                    run = grid_run(first, m)
+                    tasks.append(Task(f"train/{run}", "train", gen_ids + own, {**spec0, "lr_scale": m}))
+                    dev_evals += evaluations(run, student.name, arm, dev_ids, [f"train/{run}"], {"role": "dev"})
+                tasks.append(Task(f"select/{first}", "select", dev_evals,
+                                  {"runs": {f"{m:g}": grid_run(first, m) for m in cfg.study.lr_grid},
+                                   "dev": [d.partition("/")[2] for d in dev_ids], "v": 1}))
+                select = [f"select/{first}"]
+                eval_ids += evaluations(first, student.name, arm, bench_ids, select, {"selected": True})
+            for k in range(cfg.study.seeds):
+                if k == 0 and select:
+                    continue
+                run = run_name(student.name, arm, k)
+                spec = dict(spec0)
+                extra: dict[str, Any] = {}
+                if k:
+                    spec["seed_index"] = extra["seed_index"] = k  # absent for seed 0: added seeds keep old runs
+                if select:
+                    spec["lr_from"] = select[0]
+                tasks.append(Task(f"train/{run}", "train", gen_ids + own + select, spec))
+                eval_ids += evaluations(run, student.name, arm, bench_ids, [f"train/{run}"], extra)
     tasks.append(Task("analysis", "analysis", eval_ids, {"name": cfg.study.name, "v": 1}))
     keys: dict[str, str] = {}
     for t in tasks:

@@ -176,6 +176,10 @@ def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = Non
                 per = (inference_flops(teacher_arch, pt, src.expected_ift_tokens or c.ift_tokens, conv)
                        + inference_flops(teacher_arch, pt, src.expected_reasoning_tokens or c.reasoning_tokens, conv))
                 flops, basis = (per * n, "assumed") if n is not None else (math.nan, "unknown prompt count")
+        elif t.stage == "base":
+            student = cfg.student(t.spec["student"]["name"])
+            arch = archs.setdefault(student.name, _student_arch(cfg, out, student.name))
+            flops, basis = _base_flops(cfg, out, student.name, arch, st.status == "done")
         elif t.stage == "train":
             student = cfg.student(t.spec["student"]["name"])
             arch = archs.setdefault(student.name, _student_arch(cfg, out, student.name))
@@ -191,7 +195,8 @@ def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = Non
             elif gen_done:
                 pool = {pid: ls for p in sources for pid, ls in stored[p.name].items()}
                 ids = sorted(pool)
-                order = build_arm(ids, Arm.parse(t.spec["arm"]), cfg.study.samples or len(ids), seed=cfg.study.seed)
+                order = build_arm(ids, Arm.parse(t.spec["arm"]), cfg.study.samples or len(ids),
+                                  seed=cfg.study.seed + int(t.spec.get("seed_index", 0)))
                 if student.name not in overheads:
                     overheads[student.name] = _template_overhead(cfg, out, student.name)
                 extra = overheads[student.name]
@@ -234,11 +239,34 @@ def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = Non
                 gen = min(gen, cfg.eval.cap(spec))
                 flops = items * cfg.eval.samples * inference_flops(arch, c.eval_prompt_tokens, gen, conv)
                 basis = "assumed"
-        mfu = c.mfu_train if t.stage == "train" else c.mfu_inference
+        mfu = c.mfu_train if t.stage in ("train", "base") else c.mfu_inference
         rows.append({"task": t.id, "stage": t.stage, "needs": list(t.deps), "status": st.status, "flops": flops,
                      "basis": basis,
                      "gpu_hours": flops / (c.peak_flops * mfu) / 3600 if flops == flops else math.nan})
     return pd.DataFrame(rows)
+
+
+def _base_flops(cfg: StudyConfig, out: Path, student: str, arch: Architecture | None,
+                done: bool) -> tuple[float, str]:
+    """Pretraining FLOPs of one base: its ledger when done, else its corpus's token lengths (needs the
+    tokenizer); charged to no arm."""
+    from .stages import base_dir, base_documents, student_tokenizer
+
+    ledger = base_dir(out, student) / "ledger.json"
+    if done and ledger.exists():
+        return float(json.loads(ledger.read_text())["train_flops"]), "measured"
+    if arch is None:
+        return math.nan, "no student config"
+    tok_dir = student_tokenizer(cfg, out, cfg.student(student))
+    if not (Path(tok_dir) / "tokenizer.json").exists():
+        return math.nan, "tokenizer not built"
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tok_dir)
+    docs = base_documents(cfg, tok)
+    lengths = [min(len(ids) + 1, cfg.train.max_length) for ids in tok(docs)["input_ids"]]  # + EOS
+    assert cfg.base is not None
+    return train_flops(arch, lengths, cfg.compute.convention) * cfg.base.epochs, "corpus"
 
 
 def _bench_items(out: Path, spec: Any) -> int | None:

@@ -69,11 +69,33 @@ def bench_spec(cfg: StudyConfig, name: str):
     raise KeyError(name)
 
 
-def arm_samples(cfg: StudyConfig, out: Path, arm: Arm, student: Any = None) -> StreamedArm:
+def arm_samples(cfg: StudyConfig, out: Path, arm: Arm, student: Any = None, seed_index: int = 0) -> StreamedArm:
     """The arm of ``student`` (default: drawn from every source) over its sources' pair stores, streamed
-    (``train.arm_from_stores``): never held as a list of pairs."""
+    (``train.arm_from_stores``): never held as a list of pairs. Training seed ``seed_index`` draws its own
+    order (``[study].seed + seed_index``)."""
     sources = cfg.sources(student) if student is not None else cfg.prompts
-    return arm_from_stores([out / "pairs" / p.name for p in sources], arm, cfg.study.samples, seed=cfg.study.seed)
+    return arm_from_stores([out / "pairs" / p.name for p in sources], arm, cfg.study.samples,
+                           seed=cfg.study.seed + seed_index)
+
+
+def base_dir(out: Path, student: str) -> Path:
+    """Where the base stage writes a student's pretrained base."""
+    return out / "bases" / student
+
+
+def base_train_config(cfg: StudyConfig) -> Any:
+    """The ``TrainConfig`` of the base stage: ``[train]`` with ``[base]``'s epochs and learning rate."""
+    assert cfg.base is not None
+    return dataclasses.replace(cfg.train, epochs=cfg.base.epochs, learning_rate=cfg.base.learning_rate)
+
+
+def base_documents(cfg: StudyConfig, tokenizer: Any) -> list[str]:
+    """The base corpus of the study (``synthetic.corpus``), chat drills in ``tokenizer``'s template."""
+    from ..synthetic.corpus import CorpusConfig, base_corpus
+
+    assert cfg.base is not None
+    corpus = CorpusConfig(**{f.name: getattr(cfg.base, f.name) for f in dataclasses.fields(CorpusConfig)})
+    return base_corpus(corpus, tokenizer)
 
 
 # --- the stages ----------------------------------------------------------------------------------
@@ -85,6 +107,8 @@ def _tokenizer(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     from ..synthetic.teacher import SyntheticTeacher
     from ..synthetic.tokenizer import build_tokenizer, save_tokenizer
 
+    from ..synthetic.corpus import CorpusConfig, base_corpus
+
     teacher = SyntheticTeacher()
     corpus = []
     for fam in cfg.tokenizer.families:
@@ -92,6 +116,8 @@ def _tokenizer(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
             on = teacher.answer(t, enable_thinking=True)
             # the texts as the chat template lays them out, so role names become single tokens too
             corpus += [f"user\n{t.prompt}", f"assistant\n{on.trace}", on.answer]
+    # the world's names and the drills, once each (the base corpus without repeats, no chat drills)
+    corpus += base_corpus(CorpusConfig(fact_repeats=1, arithmetic_repeats=1, option_drills=200, chat_drills=0))
     tdir = out / "tokenizer"
     shutil.rmtree(tdir, ignore_errors=True)
     save_tokenizer(build_tokenizer(corpus, vocab_size=cfg.tokenizer.vocab), tdir)
@@ -134,14 +160,42 @@ def _bench(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     return {"items": len(read_prepared(out / "bench", spec))}
 
 
+def _base(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
+    from transformers import AutoTokenizer
+
+    from ..train import pretrain_base
+
+    student = cfg.student(task.spec["student"]["name"])
+    tok_dir = student_tokenizer(cfg, out, student)
+    docs = base_documents(cfg, AutoTokenizer.from_pretrained(tok_dir))
+    ledger = pretrain_base(student.spec(), docs, tok_dir, base_dir(out, student.name), base_train_config(cfg),
+                           tokenizer_id=task.key)
+    return {k: ledger[k] for k in ("train_flops", "steps", "samples", "tokens", "wall_seconds", "final_loss")
+            if k in ledger}
+
+
 def _train(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     from ..train import train_student
 
     student = cfg.student(task.spec["student"]["name"])
     arm = Arm.parse(task.spec["arm"])
-    samples = arm_samples(cfg, out, arm, student)
-    ledger = train_student(student.spec(), arm.name, samples, student_tokenizer(cfg, out, student),
-                           out / "runs" / task.name, cfg.train, tokenizer_id=task.key)
+    k = int(task.spec.get("seed_index", 0))
+    samples = arm_samples(cfg, out, arm, student, seed_index=k)
+    spec, tok_dir = student.spec(), student_tokenizer(cfg, out, student)
+    if cfg.base is not None and not student.pretrained:
+        spec = dataclasses.replace(spec, pretrained=str(base_dir(out, student.name)))
+    scale = task.spec.get("lr_scale")
+    if "lr_from" in task.spec:  # a later seed of a learning-rate grid: the scale chosen on the dev split
+        scale = read_json(selection_path(out, task.spec["lr_from"].partition("/")[2]))["lr_scale"]
+    if scale is not None:
+        from ..train import peak_learning_rate
+
+        # both formats scaled, so a curriculum's interpolated LR scales too
+        spec = dataclasses.replace(spec, learning_rate={
+            fmt: float(scale) * peak_learning_rate(student.spec(), fmt, cfg.train.learning_rate)
+            for fmt in ("ift", "reasoning")})
+    tcfg = dataclasses.replace(cfg.train, seed=cfg.train.seed + k) if k else cfg.train
+    ledger = train_student(spec, arm.name, samples, tok_dir, out / "runs" / task.name, tcfg, tokenizer_id=task.key)
     return {k: ledger[k] for k in ("train_flops", "steps", "samples", "wall_seconds", "final_loss") if k in ledger}
 
 
@@ -155,13 +209,42 @@ def _evaluate(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
 
         jury = load_jury(cfg.grading.jury)
     run = task.spec["run"]
-    summary = evaluate_model(GenerationBackendConfig(model=str(out / "runs" / run), label=task.spec["student"],
+    model = out / "runs" / (chosen_run(out, run) if task.spec.get("selected") else run)
+    summary = evaluate_model(GenerationBackendConfig(model=str(model), label=task.spec["student"],
                                                      arm=task.spec["arm"]),
                              [spec], prepared=out / "bench", out=out / "eval" / run / spec.name,
                              thinking=task.spec["thinking"], cfg=cfg.eval, jury=jury, progress=console.is_terminal)
     row = summary.iloc[0]
     return {"accuracy": float(row["accuracy"]), "n": int(row["n"]),
             "generated_tokens_mean": float(row["generated_tokens_mean"])}
+
+
+def selection_path(out: Path, run: str) -> Path:
+    """The learning-rate choice of one student x arm (``select/<run>``)."""
+    return out / "select" / f"{run}.json"
+
+
+def chosen_run(out: Path, run: str) -> str:
+    """The grid run chosen for ``run`` (``s1-ift`` -> ``s1-ift.lr0.5``)."""
+    return str(read_json(selection_path(out, run))["run"])
+
+
+def _select(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
+    """Pick the learning-rate scale with the best mean dev accuracy (ties: the smaller scale)."""
+    scores: dict[str, float] = {}
+    per_bench: dict[str, dict[str, float]] = {}
+    for scale, run in task.spec["runs"].items():
+        accs = {}
+        for bench in task.spec["dev"]:
+            df = pd.read_parquet(answers_path(out, run, bench), columns=["correct"])
+            accs[bench] = float(df["correct"].mean()) if len(df) else 0.0
+        per_bench[scale] = accs
+        scores[scale] = sum(accs.values()) / len(accs) if accs else 0.0
+    best = max(sorted(scores, key=float), key=lambda s: scores[s])  # max keeps the first (smallest) of ties
+    record = {"run": task.spec["runs"][best], "lr_scale": float(best), "dev_accuracy": scores,
+              "dev_accuracy_by_benchmark": per_bench, "dev_benchmarks": task.spec["dev"]}
+    write_json(selection_path(out, task.name), record)
+    return {"run": record["run"], "lr_scale": record["lr_scale"], "dev_accuracy": scores[best]}
 
 
 def answers_path(out: Path, run: str, bench: str) -> Path:
@@ -211,7 +294,7 @@ def _analysis(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     from .graph import expand
 
     every = expand(cfg)
-    evals = [t for t in every if t.stage == "evaluate"]
+    evals = [t for t in every if t.stage == "evaluate" and t.spec.get("role") != "dev"]
     baselines = {}
     for b in {t.spec["benchmark"] for t in evals}:
         baselines[b] = baseline_accuracy(read_prepared(out / "bench", bench_spec(cfg, b)[0]))
@@ -224,8 +307,13 @@ def _analysis(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
                             ignore_index=True)
         with atomic_path(out / "answers" / f"{run}.parquet") as tmp:
             answers.to_parquet(tmp, index=False)
-        ledger = read_json(out / "runs" / run / "ledger.json")
-        rows += _results_rows(ts[0].spec["student"], ts[0].spec["arm"], ledger, answers, baselines)
+        trained = chosen_run(out, run) if ts[0].spec.get("selected") else run
+        ledger = read_json(out / "runs" / trained / "ledger.json")
+        new = _results_rows(ts[0].spec["student"], ts[0].spec["arm"], ledger, answers, baselines)
+        if cfg.study.seeds > 1:  # the analysis reads several rows per point as seeds (intervals with seed variance)
+            for r in new:
+                r["seed"] = int(ts[0].spec.get("seed_index", 0))
+        rows += new
     results = pd.DataFrame(rows)
     with atomic_path(out / "results.csv") as tmp:
         results.to_csv(tmp, index=False)
@@ -257,32 +345,53 @@ def stage_sections(cfg: StudyConfig, out: Path, tasks: list[Task]) -> list[Any]:
     def g(v: Any) -> str:
         return f"{v:.3g}" if isinstance(v, float) else str(v)
 
-    teacher, training, evaluation = [], [], []
+    teacher, bases, training, evaluation, selection = [], [], [], [], []
     for t in tasks:
         res, secs = rec(t)
-        if t.stage == "generate":
+        if t.stage == "base":
+            bases.append([t.name, g(res.get("samples", "")), g(res.get("tokens", "")), g(res.get("steps", "")),
+                          g(res.get("train_flops", "")), g(res.get("final_loss", "")), f"{secs:.1f}"])
+        elif t.stage == "generate":
             src = next(p for p in cfg.prompts if p.name == t.name)
             teacher.append([t.name, src.format, cfg.teacher.backend if src.format == "prompts" else "import",
                             g(res.get("pairs", res.get("imported", ""))), f"{secs:.1f}"])
         elif t.stage == "train":
             training.append([t.name, g(res.get("samples", "")), g(res.get("steps", "")),
                              g(res.get("train_flops", "")), g(res.get("final_loss", "")), f"{secs:.1f}"])
-        elif t.stage == "evaluate":
+        elif t.stage == "select":
+            path = selection_path(out, t.name)
+            if path.exists():
+                sel = read_json(path)
+                selection.append([t.name, ", ".join(f"×{s}: {100 * a:.1f}%" for s, a in sel["dev_accuracy"].items()),
+                                  f"×{sel['lr_scale']:g}", sel["run"]])
+        elif t.stage == "evaluate" and t.spec.get("role") != "dev":
             evaluation.append([t.spec["run"], t.spec["benchmark"], g(res.get("accuracy", "")), g(res.get("n", "")),
                                g(res.get("generated_tokens_mean", "")), f"{secs:.1f}"])
     return [
         ReportSection("Teacher", ["source", "format", "back end", "pairs", "seconds"], teacher,
                       f"Paired generation per prompt source (teacher {cfg.teacher.model or cfg.teacher.backend})."),
+        *([ReportSection("Base stage", ["student", "documents", "tokens", "steps", "pretraining FLOPs", "final loss",
+                                        "seconds"], bases,
+                         "Each size pretrained once on the base corpus (the world's facts, arithmetic, option matching, "
+                         "the chat format) before distillation, shared by every arm and seed; like the paper's "
+                         "pretrained bases its FLOPs are charged to no arm and appear in no frontier.")] if bases else []),
         ReportSection("Training", ["run", "samples", "steps", "training FLOPs", "final loss", "seconds"], training,
                       "One run per student x arm; FLOPs under the paper convention, per-step log in "
                       "runs/<run>/train_log.jsonl."),
+        *([ReportSection("Learning-rate selection", ["student-arm", "mean dev accuracy by LR scale", "chosen",
+                                                     "run"], selection,
+                         "Seed 0 of each student x arm trained at every scale of [study].lr_grid (multiples of its peak "
+                         "LR); the scale with the best mean accuracy on the dev benchmarks (the generator's dev "
+                         "split, never the test split) is reported, and the other seeds train at it.")]
+          if selection else []),
         ReportSection("Evaluation", ["run", "benchmark", "accuracy", "n", "mean generated tokens", "seconds"],
                       evaluation, "Rule-graded accuracy per run and benchmark (jury scores in eval/<run>/<benchmark>/)."),
     ]
 
 
-STAGE_FUNCTIONS = {"tokenizer": _tokenizer, "generate": _generate, "bench": _bench, "train": _train,
-                   "evaluate": _evaluate, "analysis": _analysis}
+STAGE_FUNCTIONS = {"tokenizer": _tokenizer, "base": _base, "generate": _generate, "bench": _bench, "train": _train,
+                   "evaluate": _evaluate, "select": _select,
+                   "analysis": _analysis}
 
 
 def execute(cfg: StudyConfig, task: Task, out: str | Path) -> dict[str, Any]:

@@ -1,16 +1,27 @@
 """Synthetic task families that mirror the paper's four: General-MC, General-OE, Math-MC, Math-OE.
 
-*General* tasks are recall of facts about an invented world (entities with a colour, a home town
-and a favourite food). Every fact is seen in training under other phrasings; test prompts use a
-phrasing held out for that fact, so recall transfers but nothing can be computed. A reasoning trace
-can only restate what the model already remembers.
+The design lets either arm win (issue 12 of the project; ``docs/embedded.md`` gives the measurements):
 
-*Math* tasks are chains of two additions/subtractions of single-digit operands. Answering directly
-needs the whole chain in one step; a reasoning trace turns it into single operations, each a small
-lookup a tiny transformer can learn. This is where reasoning should genuinely help.
+*General* tasks are recall of facts about an invented world of :data:`N_ENTITIES` entities, each with a
+colour, a home town and a favourite food. Every fact is written, as plain sentences, in the **base
+corpus** (:mod:`.corpus`) that every student is pretrained on before distillation — the analogue of the
+paper's pretrained bases. Facts are split by a hash of the fact (:func:`fact_split`): distillation asks
+only ``train`` facts; the ``dev`` and ``test`` questions ask facts *never asked during distillation*, so
+answering them needs recall from the base stage, which is capacity-limited: larger students recall
+more. A reasoning trace recalls only the asked fact (the teacher writes no other fact), so it carries no
+more supervision than the IFT answer.
 
-Every task carries the paper-style instruction to put the answer inside ``\\boxed{}``. Train and test
-prompts are disjoint by construction (see ``Task.split``).
+*Math* tasks are chains of :data:`MATH_OPS` additions/subtractions of single-digit operands (every
+intermediate value non-negative). Answering directly needs the whole chain in one forward pass; a
+reasoning trace writes one elementary operation per line, each a lookup the base stage drilled.
+
+*Multiple choice* lays each option out as its value followed by its marker (``red (A)``), and the
+final answer restates the chosen option before ``\\boxed{}`` (``The answer is red (A): \\boxed{A}.``):
+finding the letter is a forward copy of the token after the value, which small transformers learn.
+Test and dev letters cycle A-D, so a constant letter scores exactly 25%.
+
+Every task carries the paper-style instruction to put the answer inside ``\\boxed{}``. Splits
+(``train``, ``dev``, ``test``) never share a prompt, a General fact or a Math expression.
 
 Example::
 
@@ -29,8 +40,12 @@ from functools import lru_cache
 
 from ..records import FAMILIES
 
+VERSION = "synthetic-tasks-v2"
+"""Changes whenever a generated prompt or reference would change (part of every cache key)."""
+
 BOXED = "Make sure to put the answer (and only answer) inside \\boxed{}."
 LETTERS = "ABCD"
+SPLITS = ("train", "dev", "test")
 
 INSTRUCTIONS = {
     # Shorter than the paper's Table 5 prompts (every prompt token is paid by every sample of a tiny
@@ -57,9 +72,17 @@ PHRASINGS: dict[str, list[str]] = {
     "food": ["What does the {e} eat?", "Which food does the {e} like?",
              "The {e} likes which food?", "Tell me the favourite food of the {e}."],
 }
-"""Question phrasings per attribute; the test split of a fact uses one held out from training."""
+"""Question phrasings per attribute (any of them in every split: the split is by fact, not phrasing)."""
 
-_SYLLABLES = ["zor", "ka", "mib", "lu", "tre", "po", "vek", "sa", "dun", "fi", "gol", "ne", "rax", "bo", "qui", "tal"]
+N_ENTITIES = 300
+"""Entities of the world: 900 facts, of which distillation asks about 70%."""
+MATH_OPS = 3
+"""Operations per Math chain (four single-digit operands)."""
+SPLIT_SHARES = {"train": 70, "dev": 15, "test": 15}
+"""Percent of facts (General) and expressions (Math) per split, by hash."""
+
+_SYLLABLES = ["zor", "ka", "mib", "lu", "tre", "po", "vek", "sa", "dun", "fi", "gol", "ne", "rax", "bo",
+              "qui", "tal", "pem", "ro", "sil", "wu", "jan", "dre", "ku", "nax"]
 
 
 @dataclass
@@ -71,7 +94,7 @@ class Task:
     family: str
     """One of ``FAMILIES``."""
     split: str
-    """``train`` or ``test``; the two never share a prompt."""
+    """``train``, ``dev`` or ``test``; no two splits share a prompt, fact or expression."""
     prompt: str
     """The user turn: instruction, question, and options for MC."""
     reference: str
@@ -91,13 +114,56 @@ class Task:
 
 
 @lru_cache(maxsize=8)
-def world(n_entities: int = 24, seed: int = 1234) -> dict[str, dict[str, str]]:
+def world(n_entities: int = N_ENTITIES, seed: int = 1234) -> dict[str, dict[str, str]]:
     """The invented world: ``{entity: {attribute: value}}``, fixed by ``seed``."""
     rng = random.Random(seed)
     names: set[str] = set()
     while len(names) < n_entities:
         names.add("".join(rng.sample(_SYLLABLES, 2)))
     return {e: {a: rng.choice(v) for a, v in ATTRIBUTES.items()} for e in sorted(names)}
+
+
+def _bucket(key: str) -> str:
+    h = int(hashlib.sha1(key.encode()).hexdigest(), 16) % 100
+    edge = 0
+    for split, share in SPLIT_SHARES.items():
+        edge += share
+        if h < edge:
+            return split
+    raise AssertionError("split shares must sum to 100")
+
+
+def fact_split(entity: str, attribute: str) -> str:
+    """The split a General fact belongs to: ``train`` facts are asked in distillation, the others never."""
+    return _bucket(f"fact/{entity}/{attribute}")
+
+
+def facts(split: str) -> list[tuple[str, str]]:
+    """The ``(entity, attribute)`` facts of one split, in a fixed order."""
+    return [(e, a) for e in sorted(world()) for a in sorted(ATTRIBUTES) if fact_split(e, a) == split]
+
+
+def expression(operands: list[int], ops: list[str]) -> str:
+    """The chain as text, e.g. ``7 + 5 - 3``."""
+    parts = [str(operands[0])]
+    for op, b in zip(ops, operands[1:]):
+        parts += [op, str(b)]
+    return " ".join(parts)
+
+
+def math_split(operands: list[int], ops: list[str]) -> str:
+    """The split a Math expression belongs to (by a hash of its text, so none lands in two splits)."""
+    return _bucket(f"math/{expression(operands, ops)}")
+
+
+def format_options(opts: list[str]) -> str:
+    """``red (A) blue (B) ...``: each value followed by its marker (a single token of the tokenizer)."""
+    return " ".join(f"{o} ({LETTERS[i]})" for i, o in enumerate(opts))
+
+
+def option_marker(task: Task) -> str:
+    """The chosen option as the answer restates it: ``red (A)``."""
+    return f"{task.answer_value} ({task.reference})"
 
 
 def _pid(family: str, split: str, prompt: str) -> str:
@@ -114,34 +180,16 @@ def _place(rng: random.Random, correct: str, distractors: list[str], slot: int |
     return opts, LETTERS[slot]
 
 
-def _format_options(opts: list[str]) -> str:
-    return " ".join(f"({LETTERS[i]}) {o}" for i, o in enumerate(opts))
-
-
 def _math_chain(rng: random.Random) -> tuple[list[int], list[str], int]:
-    n_ops = 2
     value = rng.randint(1, 9)
     operands, ops = [value], []
-    for _ in range(n_ops):
+    for _ in range(MATH_OPS):
         b = rng.randint(1, 9)
         op = "-" if (value - b >= 0 and rng.random() < 0.5) else "+"
         value = value + b if op == "+" else value - b
         operands.append(b)
         ops.append(op)
     return operands, ops, value
-
-
-def expression(operands: list[int], ops: list[str]) -> str:
-    """The chain as text, e.g. ``7 + 5 - 3``."""
-    parts = [str(operands[0])]
-    for op, b in zip(ops, operands[1:]):
-        parts += [op, str(b)]
-    return " ".join(parts)
-
-
-def _is_test_math(operands: list[int], ops: list[str]) -> bool:
-    # Split by a hash of the expression, not by position, so no expression lands in both splits.
-    return int(hashlib.sha1(expression(operands, ops).encode()).hexdigest(), 16) % 5 == 0
 
 
 def _math_distractors(rng: random.Random, value: int) -> list[str]:
@@ -151,59 +199,53 @@ def _math_distractors(rng: random.Random, value: int) -> list[str]:
 
 
 def generate_tasks(family: str, n: int, *, split: str, seed: int = 0) -> list[Task]:
-    """Generate ``n`` tasks of ``family`` for ``split`` (``train``/``test``), deterministically.
+    """Generate ``n`` tasks of ``family`` for ``split`` (``train``/``dev``/``test``), deterministically.
 
-    Train prompts may repeat when ``n`` exceeds the number of distinct prompts (facts of the world
-    are finite). Test prompts are distinct, so the test split may hold fewer than ``n`` when the
-    family runs out of them; its MC answers cycle through A-D so a constant letter scores 25%.
-    Prompts never cross splits.
+    Train prompts may repeat when ``n`` exceeds the number of distinct prompts. Dev and test prompts
+    are distinct, so they may hold fewer than ``n`` when the family runs out of them; their MC answers
+    cycle through A-D so a constant letter scores 25%. Prompts, facts and expressions never cross splits.
     """
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
-    if split not in ("train", "test"):
-        raise ValueError(f"unknown split {split!r}; expected 'train' or 'test'")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     rng = random.Random(f"{family}/{split}/{seed}")
     tasks: list[Task] = []
     instr = INSTRUCTIONS[family]
     w = world()
+    pool = facts(split)
     seen: set[str] = set()
     misses = 0
     while len(tasks) < n and misses < 20_000:
         misses += 1
-        slot = len(tasks) % len(LETTERS) if split == "test" else None
+        slot = len(tasks) % len(LETTERS) if split != "train" else None
         if family.startswith("Math"):
             operands, ops, value = _math_chain(rng)
-            if _is_test_math(operands, ops) != (split == "test"):
+            if math_split(operands, ops) != split:
                 continue
             q = f"What is {expression(operands, ops)}?"
             if family == "Math-MC":
                 opts, ref = _place(rng, str(value), _math_distractors(rng, value), slot)
-                prompt = f"{instr}\n{q}\nOptions: {_format_options(opts)}"
+                prompt = f"{instr}\n{q}\nOptions: {format_options(opts)}"
             else:
                 opts, ref = [], str(value)
                 prompt = f"{instr}\n{q}"
             task = Task(_pid(family, split, prompt), family, split, prompt, ref, opts, str(value),
                         operands=operands, ops=ops)
         else:
-            entity = rng.choice(sorted(w))
-            attribute = rng.choice(sorted(ATTRIBUTES))
-            phr = PHRASINGS[attribute]
-            # The held-out phrasing of a fact is fixed by the fact itself, so every fact is seen in
-            # training (under the three other phrasings) and tested under the fourth.
-            held = int(hashlib.sha1(f"{entity}/{attribute}".encode()).hexdigest(), 16) % len(phr)
-            k = held if split == "test" else rng.choice([i for i in range(len(phr)) if i != held])
-            q = phr[k].format(e=entity)
+            entity, attribute = rng.choice(pool)
+            q = rng.choice(PHRASINGS[attribute]).format(e=entity)
             value = w[entity][attribute]
             if family == "General-MC":
-                pool = [v for v in ATTRIBUTES[attribute] if v != value]
-                opts, ref = _place(rng, value, rng.sample(pool, 3), slot)
-                prompt = f"{instr}\n{q}\nOptions: {_format_options(opts)}"
+                others = [v for v in ATTRIBUTES[attribute] if v != value]
+                opts, ref = _place(rng, value, rng.sample(others, 3), slot)
+                prompt = f"{instr}\n{q}\nOptions: {format_options(opts)}"
             else:
                 opts, ref = [], value
                 prompt = f"{instr}\n{q}"
             task = Task(_pid(family, split, prompt), family, split, prompt, ref, opts, value,
                         entity=entity, attribute=attribute)
-        if split == "test" and task.prompt in seen:
+        if split != "train" and task.prompt in seen:
             continue
         seen.add(task.prompt)
         tasks.append(task)

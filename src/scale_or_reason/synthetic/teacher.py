@@ -19,9 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .tasks import LETTERS, Task, world
+from .tasks import VERSION as TASKS_VERSION
+from .tasks import Task, expression, option_marker
 
-VERSION = "synthetic-teacher-v1"
+VERSION = f"synthetic-teacher-v2/{TASKS_VERSION}"
+
+_OTHER = {"colour": "its home town or its food", "town": "its colour or its food", "food": "its colour or its home town"}
+_WORDS = {"colour": "colour", "town": "home town", "food": "favourite food"}
 
 
 @dataclass
@@ -33,14 +37,17 @@ class TeacherOutput:
     finish_reason: str = "stop"
 
 
-def _final(task: Task) -> str:
+def final_answer(task: Task) -> str:
+    """The final answer, identical in both modes; multiple choice restates the chosen option first."""
+    if task.options:
+        return f"The answer is {option_marker(task)}: \\boxed{{{task.reference}}}."
     return f"The answer is \\boxed{{{task.reference}}}."
 
 
 def _math_trace(task: Task) -> str:
     value = task.operands[0]
-    lines = [f"We need {' '.join(_expr_tokens(task))}."]
-    for op, b in zip(task.ops, task.operands[1:]):
+    lines = [f"We need {expression(task.operands, task.ops)}."]
+    for op, b in zip(task.ops, task.operands[1:]):  # one elementary operation per line
         new = value + b if op == "+" else value - b
         lines.append(f"{value} {op} {b} = {new}.")
         value = new
@@ -53,26 +60,20 @@ def _math_trace(task: Task) -> str:
         v = nv
     lines.append("Check: " + " ".join(check) + f" That gives back {v}, so the result is {value}.")
     if task.options:
-        lines.append(f"The value {value} is option ({LETTERS[task.options.index(task.answer_value)]}).")
+        lines.append(f"Among the options I find {option_marker(task)}.")
     return "\n".join(lines)
 
 
-def _expr_tokens(task: Task) -> list[str]:
-    out = [str(task.operands[0])]
-    for op, b in zip(task.ops, task.operands[1:]):
-        out += [op, str(b)]
-    return out
-
-
 def _general_trace(task: Task) -> str:
-    facts = world()[task.entity]
-    lines = [f"The question asks for the {task.attribute} of the {task.entity}.",
-             f"Let me recall the facts I know about the {task.entity}:"]
-    for attr in sorted(facts):
-        lines.append(f"its {attr} is {facts[attr]}.")
-    lines.append(f"So the {task.attribute} is {task.answer_value}.")
+    # Recalls the asked fact only, in the base corpus's own sentence, plus the filler a teacher writes:
+    # no other fact of the entity, so the trace supervises nothing the IFT answer does not.
+    what = _WORDS[task.attribute]
+    lines = [f"The question asks for the {what} of the {task.entity}.",
+             f"Let me make sure I have the right entity: the {task.entity}.",
+             f"I recall that the {what} of the {task.entity} is {task.answer_value}.",
+             f"The question is about its {what}, not {_OTHER[task.attribute]}, so the answer is {task.answer_value}."]
     if task.options:
-        lines.append(f"The value {task.answer_value} is option ({LETTERS[task.options.index(task.answer_value)]}).")
+        lines.append(f"Among the options I find {option_marker(task)}.")
     return "\n".join(lines)
 
 
@@ -84,6 +85,6 @@ class SyntheticTeacher:
     def answer(self, task: Task, *, enable_thinking: bool) -> TeacherOutput:
         """Answer ``task``; ``enable_thinking`` toggles the reasoning trace, nothing else."""
         if not enable_thinking:
-            return TeacherOutput(trace="", answer=_final(task))
+            return TeacherOutput(trace="", answer=final_answer(task))
         trace = _math_trace(task) if task.family.startswith("Math") else _general_trace(task)
-        return TeacherOutput(trace=trace, answer=_final(task))
+        return TeacherOutput(trace=trace, answer=final_answer(task))

@@ -2,7 +2,9 @@
 
 Digits are always single tokens (a BPE that merges ``17`` into one token makes arithmetic much
 harder to learn for a tiny student). Words of the synthetic language become single tokens through
-BPE merges learned on a corpus drawn from the task generators. The text round-trips exactly through
+BPE merges learned on a corpus drawn from the task generators. The multiple-choice markers `` (A)`` ..
+`` (D)`` (with their leading space) are single tokens, so the answer's restated option ``red (A)`` is a
+one-token copy of what follows the value in the prompt. The text round-trips exactly through
 encode/decode (a Metaspace pre-tokenizer keeps the spaces).
 
 The chat template follows Qwen3's: turns in ``<|im_start|>role\\n...<|im_end|>``; with
@@ -32,6 +34,7 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_token
 from transformers import PreTrainedTokenizerFast
 
 from ..extract import THINK_CLOSE, THINK_OPEN
+from .tasks import LETTERS
 
 PAD, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 
@@ -81,7 +84,8 @@ def build_tokenizer(corpus: Iterable[str], vocab_size: int = 512) -> PreTrainedT
     )
     tok.train_from_iterator(corpus, trainer=trainer)
     tok.add_tokens([AddedToken(THINK_OPEN, special=False, normalized=False),
-                    AddedToken(THINK_CLOSE, special=False, normalized=False)])
+                    AddedToken(THINK_CLOSE, special=False, normalized=False)]
+                   + [AddedToken(f" ({c})", special=False, normalized=False) for c in LETTERS])
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token=IM_END,
