@@ -38,6 +38,7 @@ def test_report_and_table_exist(study):
     # the stages' own sections, joined from what each task recorded
     stages = html[html.index(">Study stages</h2>"):html.index(">Study configuration</h2>")]
     assert ">Teacher</h3>" in stages and ">Training</h3>" in stages and ">Evaluation</h3>" in stages
+    assert ">Base stage</h3>" in stages and "pretraining FLOPs" in stages
     assert "s4-reasoning" in stages and "synthetic-math-oe" in stages and "General-MC" in stages
     # the quick study learns nothing (a minute of training): the report states no compute ratio at all
     assert not re.search(r"with [0-9.,]+× (less|more) ", html)
@@ -50,6 +51,20 @@ def test_report_and_table_exist(study):
     assert (results.convention == "paper").all()
     states = task_states(expand(load_study_file("quick")), out)
     assert {s.status for s in states.values()} == {"done"}
+
+
+def test_the_base_stage_is_shared_by_the_arms_and_charged_to_none(study):
+    out, _ = study
+    results = pd.read_csv(out / "results.csv")
+    for s in ("s1", "s4"):
+        base = json.loads((out / "bases" / s / "ledger.json").read_text())
+        assert base["stage"] == "base" and base["train_flops"] > 0 and (out / "bases" / s / "model.safetensors").exists()
+        for arm in ("ift", "reasoning"):
+            run = out / "runs" / f"{s}-{arm}"
+            assert json.loads((run / "train_config.json").read_text())["spec"]["pretrained"] == str(out / "bases" / s)
+            ledger = json.loads((run / "ledger.json").read_text())
+            rows = results[(results.student == s) & (results.arm == arm)]
+            assert len(rows) == 4 and (rows.train_flops == ledger["train_flops"]).all()
 
 
 def test_pairs_are_the_generation_runners_stores(study):

@@ -31,7 +31,8 @@ def test_every_shipped_study_validates_expands_and_plans(name, tmp_path):
     for t in tasks:  # dependency order: every dependency comes first
         assert set(t.deps) <= seen, t.id
         seen.add(t.id)
-    assert tasks[-1].id == "analysis" and len(tasks[-1].deps) == sum(t.stage == "evaluate" for t in tasks)
+    assert tasks[-1].id == "analysis" and len(tasks[-1].deps) == sum(
+        t.stage == "evaluate" and t.spec.get("role") != "dev" for t in tasks)
     assert [t.key for t in expand(load_study_file(name))] == [t.key for t in tasks]  # deterministic
     plan = plan_study(by_name, tmp_path / "nothing-yet")
     assert set(plan.status) == {"pending"}
@@ -170,7 +171,7 @@ def test_slurm_scripts_carry_resources_and_dependencies(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_submitit_local_executor_runs_a_chain_of_jobs(tmp_path):
-    """submitit's local executor runs the tasks as subprocesses (in dependency waves): tokenizer, pairs,
+    """submitit's local executor runs the tasks as subprocesses (in dependency waves): tokenizer, base, pairs,
     benchmark, one training run and its evaluation -- the same `sor study task` a SLURM job runs."""
     pytest.importorskip("submitit")
     cfg = load_study_file("quick")
@@ -181,7 +182,7 @@ def test_submitit_local_executor_runs_a_chain_of_jobs(tmp_path):
     assert summary["failed"] == {}
     states = task_states(expand(cfg), out)
     done = {i for i, s in states.items() if s.status == "done"}
-    assert done == {"tokenizer", "generate/General-MC", "generate/General-OE", "generate/Math-MC", "generate/Math-OE",
+    assert done == {"tokenizer", "base/s1", "generate/General-MC", "generate/General-OE", "generate/Math-MC", "generate/Math-OE",
                     "bench/synthetic-math-oe", "train/s1-ift", target}
     assert states[target].record["pid"] != os.getpid()  # ran in a job, not here
     assert (out / "eval" / "s1-ift" / "synthetic-math-oe" / "answers" / "synthetic-math-oe.parquet").exists()
@@ -212,4 +213,77 @@ def test_keys_hash_settings_not_defaults(tmp_path):
     assert {t.id: t.key for t in expand(load_study_file(f))} == keys  # runtime only
     f.write_text(base.replace("[train]\n", "[train]\nweight_decay = 0.1\n"))
     changed = {t.id for t in expand(load_study_file(f)) if t.key != keys[t.id]}
-    assert changed == {i for i in keys if i.startswith(("train/", "evaluate/"))} | {"analysis"}
+    # the base stage trains with [train]'s optimiser too (its own LR, epochs and batch)
+    assert changed == {i for i in keys if i.startswith(("base/", "train/", "evaluate/"))} | {"analysis"}
+    f.write_text(base.replace("learning_rate = 3e-3\nbatch_size = 32", "learning_rate = 1e-3\nbatch_size = 32"))
+    changed = {t.id for t in expand(load_study_file(f)) if t.key != keys[t.id]}
+    assert changed == {i for i in keys if i.startswith(("train/", "evaluate/"))} | {"analysis"}  # bases kept
+
+
+def _with(tmp_path, extra_study="", extra=""):
+    text = (STUDIES / "quick.toml").read_text().replace('samples = 0 ', extra_study + '\nsamples = 0 ', 1) + extra
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return path
+
+
+DEV = "".join(f'\n[[benchmarks]]\nname = "synthetic-{f}-dev"\nrole = "dev"\noptions = {{ n = 8 }}\n'
+              for f in ("general-mc", "math-oe"))
+
+
+def test_lr_grid_and_seeds_expand_into_grid_runs_a_selection_and_later_seeds(tmp_path):
+    cfg = load_study_file(_with(tmp_path, "lr_grid = [0.5, 1, 2]\nseeds = 3", DEV))
+    tasks = expand(cfg)
+    by = {t.id: t for t in tasks}
+    assert {"train/s1-ift.lr0.5", "train/s1-ift.lr1", "train/s1-ift.lr2"} <= set(by)
+    assert "train/s1-ift" not in by  # seed 0 is the chosen grid run
+    sel = by["select/s1-ift"]
+    assert sorted(sel.deps) == sorted(f"evaluate/s1-ift.lr{m}/synthetic-{f}-dev" for m in ("0.5", "1", "2")
+                                      for f in ("general-mc", "math-oe"))
+    assert by["train/s1-ift.seed2"].deps[-1] == "select/s1-ift" and by["train/s1-ift.seed2"].spec["seed_index"] == 2
+    test_eval = by["evaluate/s1-ift/synthetic-math-oe"]
+    assert test_eval.spec["selected"] and "select/s1-ift" in test_eval.deps
+    # dev evaluations select, never report: the analysis needs only the test evaluations
+    analysis = by["analysis"]
+    assert all("-dev" not in d for d in analysis.deps)
+    assert len(analysis.deps) == 4 * 2 * 3 * 4  # students x arms x seeds x test benchmarks
+    # adding seeds keeps every existing task's key; the base is shared by every arm and seed
+    fewer = {t.id: t.key for t in expand(load_study_file(_with(tmp_path, "lr_grid = [0.5, 1, 2]\nseeds = 2", DEV)))}
+    assert all(by[i].key == k for i, k in fewer.items() if i != "analysis")
+    assert by["train/s1-ift.lr2"].deps.count("base/s1") == 1 and by["train/s3-reasoning.seed1"].deps.count("base/s3") == 1
+
+
+def test_study_file_refuses_a_grid_without_dev_benchmarks_and_dev_without_a_grid(tmp_path):
+    with pytest.raises(ValueError, match=r"lr_grid needs \[\[benchmarks\]\] with role = 'dev'"):
+        load_study_file(_with(tmp_path, "lr_grid = [0.5, 1]"))
+    with pytest.raises(ValueError, match="used only with"):
+        load_study_file(_with(tmp_path, "", DEV))
+    with pytest.raises(ValueError, match="positive and distinct"):
+        load_study_file(_with(tmp_path, "lr_grid = [1, 1]", DEV))
+    with pytest.raises(ValueError, match=r"\[study\].seeds: must be >= 1"):
+        load_study_file(_with(tmp_path, "seeds = 0"))
+
+
+def test_select_keeps_the_best_mean_dev_accuracy_and_the_smaller_scale_on_ties(tmp_path):
+    import pandas as pd
+
+    from scale_or_reason.study import stages
+    from scale_or_reason.study.graph import Task
+    from scale_or_reason.util import read_json
+
+    def answers(run, bench, correct):
+        path = stages.answers_path(tmp_path, run, bench)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"correct": correct}).to_parquet(path)
+
+    runs = {"0.5": "s1-ift.lr0.5", "1": "s1-ift.lr1", "2": "s1-ift.lr2"}
+    for run, (a, b) in zip(runs.values(), [([1, 0], [1, 1]), ([1, 1], [0, 1]), ([1, 1], [1, 0])]):
+        answers(run, "d1", a)
+        answers(run, "d2", b)
+    task = Task("select/s1-ift", "select", [], {"runs": runs, "dev": ["d1", "d2"], "v": 1})
+    res = stages._select(None, task, tmp_path)
+    assert res == {"run": "s1-ift.lr0.5", "lr_scale": 0.5, "dev_accuracy": 0.75}  # all three tie at 0.75
+    assert read_json(stages.selection_path(tmp_path, "s1-ift"))["dev_accuracy"] == {"0.5": 0.75, "1": 0.75, "2": 0.75}
+    answers("s1-ift.lr2", "d2", [1, 1])
+    assert stages._select(None, task, tmp_path)["run"] == "s1-ift.lr2"
+    assert stages.chosen_run(tmp_path, "s1-ift") == "s1-ift.lr2"

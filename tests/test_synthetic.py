@@ -149,3 +149,58 @@ def test_chat_template_follows_qwen3_enable_thinking(tok):
     assert rsn.replace("2+2=4", "", 1) == ift
     # the template writes the package's one think layout (extract.py)
     assert off.endswith(EMPTY_THINK) and think_text("2+2=4", "A") in rsn
+
+
+def test_entity_names_are_single_tokens_of_the_study_tokenizer():
+    from scale_or_reason.synthetic.tokenizer import build_tokenizer
+
+    names = sorted(world())
+    tok = build_tokenizer(["What colour is the thing?"] * 5, vocab_size=300, words=names)
+    for e in names[:20]:
+        pieces = tok.convert_ids_to_tokens(tok(f"What colour is the {e}?")["input_ids"])
+        assert f" {e}" in pieces, pieces
+        assert tok.decode(tok(f"the {e}.")["input_ids"]) == f"the {e}."
+
+
+def test_math_has_no_one_pass_shortcut():
+    """The answer of a chain is not readable off one operand: the best rule 'answer from the first (or last)
+    operand alone', fitted on train, stays far below what the step-by-step trace gives (always right)."""
+    from collections import Counter, defaultdict
+
+    from scale_or_reason.synthetic.tasks import MAX_VALUE
+
+    train = generate_tasks("Math-OE", 3000, split="train", seed=0)
+    test = generate_tasks("Math-OE", 100, split="test", seed=0)
+    assert all(0 <= int(t.reference) <= MAX_VALUE for t in train + test)
+    for pick in (0, -1):
+        table = defaultdict(Counter)
+        for t in train:
+            table[t.operands[pick]][t.reference] += 1
+        acc = sum(table[t.operands[pick]].most_common(1)[0][0] == t.reference for t in test) / len(test)
+        assert acc < 0.3, (pick, acc)
+
+
+def test_probes_score_options_by_their_exact_log_likelihood(student_dir):
+    """The closed-set probes pick the option with the highest summed log-probability of its tokens; checked
+    against the model's own loss on the full sequences, on a random (untrained) student: chance level."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from scale_or_reason.synthetic.probes import _continuation_logprobs, fact_recall, letter_probe
+
+    tok = AutoTokenizer.from_pretrained(student_dir)
+    model = AutoModelForCausalLM.from_pretrained(student_dir).eval()
+    prefix, options = "The colour of the zorka is", [" red", " gold", " blue"]
+    got = _continuation_logprobs(model, tok, prefix, options)
+    pre = len(tok(prefix)["input_ids"])
+    for o, lp in zip(options, got):
+        ids = torch.tensor([tok(prefix + o)["input_ids"]])
+        with torch.no_grad():
+            logits = model(input_ids=ids).logits.float()
+        logp = torch.log_softmax(logits[0, :-1], -1).gather(1, ids[0, 1:, None])[:, 0]
+        assert lp == pytest.approx(float(logp[pre - 1:].sum()), abs=1e-4)
+    r = fact_recall(student_dir, "test", limit=40)
+    assert r["n"] == 40 and 0 <= r["accuracy"] <= 0.5 and r["chance"] == 0.125
+    mc = generate_tasks("General-MC", 12, split="test")
+    p = letter_probe(student_dir, mc, thinking=True)
+    assert p["n"] == 12 and 0 <= p["marker_accuracy"] <= 1 and 0 <= p["letter_accuracy"] <= 1

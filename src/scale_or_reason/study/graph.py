@@ -138,7 +138,7 @@ def expand(cfg: StudyConfig) -> list[Task]:
     synthetic_tok = cfg.tokenizer.kind == "synthetic"
     if synthetic_tok:
         tasks.append(Task("tokenizer", "tokenizer", [], {"families": cfg.tokenizer.families,
-                                                         "vocab": cfg.tokenizer.vocab, "v": 2}))
+                                                         "vocab": cfg.tokenizer.vocab, "v": 3}))
     teacher = settings(cfg.teacher, _TEACHER_RUNTIME)
     for p in cfg.prompts:
         uses_tok = synthetic_tok and cfg.teacher.backend == "synthetic" and not cfg.teacher.tokenizer
@@ -179,8 +179,13 @@ def expand(cfg: StudyConfig) -> list[Task]:
         gen_ids = [f"generate/{p.name}" for p in cfg.sources(student)]
         own = ["tokenizer"] if synthetic_tok and not student.pretrained else []
         if base is not None and not student.pretrained:
+            # the base's own training settings ([train] with [base]'s LR and epochs): a change of the
+            # distillation LR or epochs leaves the bases alone
+            btrain = settings(cfg.base_train_config(), _TRAIN_RUNTIME)
+            # the architecture only: the student's distillation learning rates do not touch its base
+            arch = {"name": student.name, **settings(student.spec(), {"learning_rate"})}
             tasks.append(Task(f"base/{student.name}", "base", own,
-                              {"student": sdict, "base": base, "train": train, "v": 1}))
+                              {"student": arch, "base": base, "train": btrain, "v": 1}))
             own = own + [f"base/{student.name}"]
         for arm in cfg.arms(student):
             first = run_name(student.name, arm)

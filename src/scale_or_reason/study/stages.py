@@ -83,12 +83,6 @@ def base_dir(out: Path, student: str) -> Path:
     return out / "bases" / student
 
 
-def base_train_config(cfg: StudyConfig) -> Any:
-    """The ``TrainConfig`` of the base stage: ``[train]`` with ``[base]``'s epochs and learning rate."""
-    assert cfg.base is not None
-    return dataclasses.replace(cfg.train, epochs=cfg.base.epochs, learning_rate=cfg.base.learning_rate)
-
-
 def base_documents(cfg: StudyConfig, tokenizer: Any) -> list[str]:
     """The base corpus of the study (``synthetic.corpus``), chat drills in ``tokenizer``'s template."""
     from ..synthetic.corpus import CorpusConfig, base_corpus
@@ -120,7 +114,9 @@ def _tokenizer(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     corpus += base_corpus(CorpusConfig(fact_repeats=1, arithmetic_repeats=1, option_drills=200, chat_drills=0))
     tdir = out / "tokenizer"
     shutil.rmtree(tdir, ignore_errors=True)
-    save_tokenizer(build_tokenizer(corpus, vocab_size=cfg.tokenizer.vocab), tdir)
+    from ..synthetic.tasks import world
+
+    save_tokenizer(build_tokenizer(corpus, vocab_size=cfg.tokenizer.vocab, words=sorted(world())), tdir)
     AutoTokenizer.from_pretrained(tdir)  # fail here, not mid-training, if the directory does not load
     return {"tokenizer": str(tdir)}
 
@@ -168,7 +164,7 @@ def _base(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     student = cfg.student(task.spec["student"]["name"])
     tok_dir = student_tokenizer(cfg, out, student)
     docs = base_documents(cfg, AutoTokenizer.from_pretrained(tok_dir))
-    ledger = pretrain_base(student.spec(), docs, tok_dir, base_dir(out, student.name), base_train_config(cfg),
+    ledger = pretrain_base(student.spec(), docs, tok_dir, base_dir(out, student.name), cfg.base_train_config(),
                            tokenizer_id=task.key)
     return {k: ledger[k] for k in ("train_flops", "steps", "samples", "tokens", "wall_seconds", "final_loss")
             if k in ledger}

@@ -9,7 +9,7 @@ neither arm). The corpus holds what the tasks presuppose and nothing of the task
   never asked in distillation), each written ``fact_repeats`` times in varied sentences;
 * **arithmetic** — every elementary operation a Math chain can need (``a + b`` and ``a - b`` with
   ``a`` up to the largest chain value, ``b`` a digit), ``arithmetic_repeats`` times each;
-* **option matching** — ``Options: red (A) blue (B) ... blue is (B).`` drills on random values;
+* **option matching** — ``Options: red (A) blue (B) ... Pick blue: blue (B).`` drills on random values;
 * **chat format** — short echo exchanges in the tokenizer's chat template, half with an empty think block
   and half with a one-line one, so the template's tokens are not new at distillation.
 
@@ -28,7 +28,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from .tasks import ATTRIBUTES, LETTERS, MATH_OPS, format_options, world
+from .tasks import ATTRIBUTES, LETTERS, MAX_VALUE, format_options, world
 
 FACT_SENTENCES: dict[str, list[str]] = {
     "colour": ["The colour of the {e} is {v}.", "The {e} is {v} in colour.", "Every {e} is {v}.",
@@ -52,7 +52,7 @@ class CorpusConfig:
     arithmetic_repeats: int = 4
     """Times each elementary operation (``a ± b = c``) is written."""
     option_drills: int = 3000
-    """Option-matching drills (``Options: ... blue is (B).``)."""
+    """Option-matching drills (``Options: ... Pick blue: blue (B).``)."""
     chat_drills: int = 1000
     """Echo exchanges in the chat template (needs the tokenizer)."""
     sentences_per_doc: int = 6
@@ -62,8 +62,8 @@ class CorpusConfig:
 
 
 def max_chain_value() -> int:
-    """The largest value a Math chain can reach (every operand at most 9)."""
-    return 9 * (MATH_OPS + 1)
+    """The largest value a Math chain can reach."""
+    return MAX_VALUE
 
 
 def _facts(cfg: CorpusConfig, rng: random.Random) -> list[str]:
@@ -78,7 +78,8 @@ def _arithmetic(cfg: CorpusConfig) -> list[str]:
     out = []
     for a in range(max_chain_value() + 1):
         for b in range(1, 10):
-            out.append(f"{a} + {b} = {a + b}.")
+            if a + b <= MAX_VALUE:
+                out.append(f"{a} + {b} = {a + b}.")
             if a - b >= 0:
                 out.append(f"{a} - {b} = {a - b}.")
     return out * cfg.arithmetic_repeats
@@ -92,7 +93,8 @@ def _options(cfg: CorpusConfig, rng: random.Random) -> list[str]:
         else:
             values = [str(v) for v in rng.sample(range(max_chain_value() + 1), len(LETTERS))]
         k = rng.randrange(len(LETTERS))
-        out.append(f"Options: {format_options(values)}. {values[k]} is ({LETTERS[k]}).")
+        # the value restated, then its marker: the same forward copy as an answer's "red (A)"
+        out.append(f"Options: {format_options(values)}. Pick {values[k]}: {values[k]} ({LETTERS[k]}).")
     return out
 
 

@@ -40,7 +40,7 @@ from functools import lru_cache
 
 from ..records import FAMILIES
 
-VERSION = "synthetic-tasks-v2"
+VERSION = "synthetic-tasks-v3"
 """Changes whenever a generated prompt or reference would change (part of every cache key)."""
 
 BOXED = "Make sure to put the answer (and only answer) inside \\boxed{}."
@@ -74,12 +74,19 @@ PHRASINGS: dict[str, list[str]] = {
 }
 """Question phrasings per attribute (any of them in every split: the split is by fact, not phrasing)."""
 
-N_ENTITIES = 300
-"""Entities of the world: 900 facts, of which distillation asks about 70%."""
+N_ENTITIES = 100
+"""Entities of the world: 300 facts. Each name is one token of the synthetic tokenizer, so a fact is an
+(entity, attribute) -> value lookup that the base stage must store: a 54x range of student sizes recalls
+from about a fifth to most of them after the same base corpus (``docs/embedded.md``)."""
 MATH_OPS = 3
 """Operations per Math chain (four single-digit operands)."""
+MAX_VALUE = 19
+"""Every value of a chain stays in 0..MAX_VALUE, so the elementary operations form a small table (~300
+facts: ``a ± b`` with ``a <= 19``, ``b`` a digit) that the base stage can drill."""
 SPLIT_SHARES = {"train": 70, "dev": 15, "test": 15}
-"""Percent of facts (General) and expressions (Math) per split, by hash."""
+"""Percent of Math expressions per split, by hash."""
+FACT_SHARES = {"train": 50, "dev": 20, "test": 30}
+"""Percent of General facts per split, by hash: distillation asks the train half; test holds ~90 facts."""
 
 _SYLLABLES = ["zor", "ka", "mib", "lu", "tre", "po", "vek", "sa", "dun", "fi", "gol", "ne", "rax", "bo",
               "qui", "tal", "pem", "ro", "sil", "wu", "jan", "dre", "ku", "nax"]
@@ -113,9 +120,13 @@ class Task:
     """General: the attribute asked about."""
 
 
+def world(n_entities: int | None = None, seed: int = 1234) -> dict[str, dict[str, str]]:
+    """The invented world: ``{entity: {attribute: value}}`` (``N_ENTITIES`` entities by default), fixed by ``seed``."""
+    return _world(N_ENTITIES if n_entities is None else n_entities, seed)
+
+
 @lru_cache(maxsize=8)
-def world(n_entities: int = N_ENTITIES, seed: int = 1234) -> dict[str, dict[str, str]]:
-    """The invented world: ``{entity: {attribute: value}}``, fixed by ``seed``."""
+def _world(n_entities: int, seed: int) -> dict[str, dict[str, str]]:
     rng = random.Random(seed)
     names: set[str] = set()
     while len(names) < n_entities:
@@ -123,10 +134,10 @@ def world(n_entities: int = N_ENTITIES, seed: int = 1234) -> dict[str, dict[str,
     return {e: {a: rng.choice(v) for a, v in ATTRIBUTES.items()} for e in sorted(names)}
 
 
-def _bucket(key: str) -> str:
+def _bucket(key: str, shares: dict[str, int]) -> str:
     h = int(hashlib.sha1(key.encode()).hexdigest(), 16) % 100
     edge = 0
-    for split, share in SPLIT_SHARES.items():
+    for split, share in shares.items():
         edge += share
         if h < edge:
             return split
@@ -135,7 +146,7 @@ def _bucket(key: str) -> str:
 
 def fact_split(entity: str, attribute: str) -> str:
     """The split a General fact belongs to: ``train`` facts are asked in distillation, the others never."""
-    return _bucket(f"fact/{entity}/{attribute}")
+    return _bucket(f"fact/{entity}/{attribute}", FACT_SHARES)
 
 
 def facts(split: str) -> list[tuple[str, str]]:
@@ -153,7 +164,7 @@ def expression(operands: list[int], ops: list[str]) -> str:
 
 def math_split(operands: list[int], ops: list[str]) -> str:
     """The split a Math expression belongs to (by a hash of its text, so none lands in two splits)."""
-    return _bucket(f"math/{expression(operands, ops)}")
+    return _bucket(f"math/{expression(operands, ops)}", SPLIT_SHARES)
 
 
 def format_options(opts: list[str]) -> str:
@@ -185,7 +196,8 @@ def _math_chain(rng: random.Random) -> tuple[list[int], list[str], int]:
     operands, ops = [value], []
     for _ in range(MATH_OPS):
         b = rng.randint(1, 9)
-        op = "-" if (value - b >= 0 and rng.random() < 0.5) else "+"
+        can_add, can_sub = value + b <= MAX_VALUE, value - b >= 0
+        op = "-" if can_sub and (not can_add or rng.random() < 0.5) else "+"
         value = value + b if op == "+" else value - b
         operands.append(b)
         ops.append(op)

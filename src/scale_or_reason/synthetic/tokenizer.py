@@ -62,8 +62,9 @@ CHAT_TEMPLATE = (
 """Qwen3-style chat template (the subset the toolkit needs), honouring ``enable_thinking``."""
 
 
-def build_tokenizer(corpus: Iterable[str], vocab_size: int = 512) -> PreTrainedTokenizerFast:
-    """Train a BPE tokenizer on ``corpus`` and wrap it as a Hugging Face fast tokenizer."""
+def build_tokenizer(corpus: Iterable[str], vocab_size: int = 512, words: Iterable[str] = ()) -> PreTrainedTokenizerFast:
+    """Train a BPE tokenizer on ``corpus`` and wrap it as a Hugging Face fast tokenizer; each of ``words`` (the
+    world's entity names) becomes one token, with its leading space, like the option markers."""
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex(r"\n"), behavior="isolated"),
@@ -85,7 +86,8 @@ def build_tokenizer(corpus: Iterable[str], vocab_size: int = 512) -> PreTrainedT
     tok.train_from_iterator(corpus, trainer=trainer)
     tok.add_tokens([AddedToken(THINK_OPEN, special=False, normalized=False),
                     AddedToken(THINK_CLOSE, special=False, normalized=False)]
-                   + [AddedToken(f" ({c})", special=False, normalized=False) for c in LETTERS])
+                   + [AddedToken(f" ({c})", special=False, normalized=False) for c in LETTERS]
+                   + [AddedToken(f" {w}", special=False, normalized=False) for w in words])
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token=IM_END,
