@@ -149,3 +149,26 @@ def test_verdict_facts_are_typed_and_sentences_are_rendered_from_them():
     d = json.loads(json.dumps(v.to_dict(), allow_nan=False))
     assert d["sentences"] == v.sentences and d["answer"] == v.answer
     assert [s["winner"] for s in d["by_size"]] == ["reasoning"] * 4
+
+
+def test_answers_of_several_training_seeds_resample_the_seeds_too():
+    """Per-sample answers of two seeds that disagree (60% vs 20% on the same 200 items): the two-stage
+    bootstrap (seeds, then items) gives a far wider interval than pooling the seeds' answers would."""
+    rng = np.random.default_rng(0)
+    rows, answers = [], []
+    for seed, p in ((0, 0.6), (1, 0.2)):
+        correct = rng.random(200) < p
+        rows.append(row("s1", "reasoning", family="Math-OE", accuracy=correct.mean(), n=200, baseline=0.1))
+        answers.append(pd.DataFrame({"student": "s1", "arm": "reasoning", "family": "Math-OE", "benchmark": "b",
+                                     "prompt_id": [f"p{i}" for i in range(200)], "correct": correct,
+                                     "train_seed": seed}))
+    results = table(rows)
+    results["seed"] = [0, 1]
+    both = pd.concat(answers, ignore_index=True)
+    two_stage = bootstrap(results, both, n_boot=400, seed=0)
+    pooled = bootstrap(results, both.drop(columns="train_seed"), n_boot=400, seed=0)
+    assert two_stage.source == ["answers+seeds"] and pooled.source == ["answers"]
+    lo2, hi2 = np.percentile(two_stage.accuracy[:, 0], [2.5, 97.5])
+    lo1, hi1 = np.percentile(pooled.accuracy[:, 0], [2.5, 97.5])
+    assert hi2 - lo2 > 2.5 * (hi1 - lo1)
+    assert lo2 < 0.25 and hi2 > 0.55  # both seeds' accuracies are inside: the seed draw dominates

@@ -90,7 +90,7 @@ def load_answers(study_dir: Path) -> pd.DataFrame | None:
     if not files:
         return None
     wanted = set(ANSWER_COLUMNS) | {"generated_tokens", "prompt_tokens", "inference_flops",
-                                    "finish_reason", "seed", "convention"}
+                                    "finish_reason", "seed", "train_seed", "convention"}
     frames = []
     for f in files:
         import pyarrow.parquet as pq

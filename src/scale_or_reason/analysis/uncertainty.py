@@ -54,7 +54,8 @@ class Bootstrap:
     inference: np.ndarray
     """Replicate mean inference FLOPs per query, shape (n_boot, m) (fixed unless from answers)."""
     source: list[str] = field(default_factory=list)
-    """Per point: ``'answers'`` (paired prompt bootstrap), ``'binomial'`` (from accuracy and n) or ``'none'``."""
+    """Per point: ``'answers'`` (paired prompt bootstrap; ``'answers+seeds'`` with several training seeds: seeds
+    resampled first), ``'binomial'`` (from accuracy and n; ``'binomial+seeds'``) or ``'none'``."""
     n_boot: int = 0
     """Number of replicates."""
     seed: int = 0
@@ -131,13 +132,20 @@ def on_frontier(cost: np.ndarray, acc: np.ndarray) -> np.ndarray:
     return ~dominated
 
 
-def _answers_columns(points: pd.DataFrame, answers: pd.DataFrame, n_boot: int,
-                     rng: np.random.Generator) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-    """Paired prompt bootstrap: replicate accuracy and inference mean for points with answers."""
+def _answers_columns(points: pd.DataFrame, answers: pd.DataFrame, n_boot: int, rng: np.random.Generator
+                     ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], set[int]]:
+    """Paired prompt bootstrap: replicate accuracy and inference mean for points with answers.
+
+    A point trained with several seeds (``train_seed`` column) is resampled in two stages: each replicate
+    draws the seeds with replacement, then scores them on the replicate's prompt draw, so its interval holds
+    the variance between training runs as well as that of the items. Returns the points that had seeds too.
+    """
     df = check_answers(answers)
     has_flops = "inference_flops" in df.columns
     if not has_flops:
         df["inference_flops"] = np.nan
+    if "train_seed" not in df.columns:
+        df["train_seed"] = 0
     keys = points[KEY].astype(str).assign(_pt=np.arange(len(points)))
     df = df.merge(keys, on=KEY, how="inner")  # answers of points not in the results table are dropped
     m = len(points)
@@ -146,6 +154,9 @@ def _answers_columns(points: pd.DataFrame, answers: pd.DataFrame, n_boot: int,
     F = np.zeros((n_boot, m))
     Fc = np.zeros((n_boot, m))
     seen = np.zeros(m, dtype=bool)
+    seeds_of = {pt: sorted(h["train_seed"].unique()) for pt, h in df.groupby("_pt")}
+    multi = {pt for pt, s in seeds_of.items() if len(s) > 1}
+    per_seed = {pt: (np.zeros((n_boot, len(seeds_of[pt]))), np.zeros((n_boot, len(seeds_of[pt])))) for pt in multi}
     for (_family, _bench), g in df.groupby(["family", "benchmark"], sort=True):
         prompts = pd.Index(sorted(g["prompt_id"].unique()))
         n_p = len(prompts)
@@ -165,11 +176,22 @@ def _answers_columns(points: pd.DataFrame, answers: pd.DataFrame, n_boot: int,
             F[:, pt] += W @ f
             Fc[:, pt] += W @ fc
             seen[pt] = True
+            if pt in multi:
+                Ss, Cs = per_seed[pt]
+                for j, u in enumerate(seeds_of[pt]):
+                    hu = h[h["train_seed"] == u]
+                    pu = hu["_p"].to_numpy()
+                    Ss[:, j] += W @ np.bincount(pu, weights=hu["_c"].to_numpy(), minlength=n_p)
+                    Cs[:, j] += W @ np.bincount(pu, minlength=n_p).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         acc = S / C
         inf = F / Fc
+        for pt in multi:
+            Ss, Cs = per_seed[pt]
+            pick = rng.integers(0, Ss.shape[1], size=Ss.shape)  # seeds drawn with replacement per replicate
+            acc[:, pt] = np.take_along_axis(Ss, pick, axis=1).sum(axis=1) / np.take_along_axis(Cs, pick, axis=1).sum(axis=1)
     return ({i: acc[:, i] for i in range(m) if seen[i]},
-            {i: inf[:, i] for i in range(m) if seen[i] and np.isfinite(inf[:, i]).any()})
+            {i: inf[:, i] for i in range(m) if seen[i] and np.isfinite(inf[:, i]).any()}, multi)
 
 
 def bootstrap(
@@ -197,11 +219,12 @@ def bootstrap(
     source = ["none"] * m
     from_answers: dict[int, np.ndarray] = {}
     inf_answers: dict[int, np.ndarray] = {}
+    with_seeds: set[int] = set()
     if answers is not None and len(answers) and n_boot:
-        from_answers, inf_answers = _answers_columns(points, answers, n_boot, rng)
+        from_answers, inf_answers, with_seeds = _answers_columns(points, answers, n_boot, rng)
     for i, col in from_answers.items():
         acc[:, i] = col
-        source[i] = "answers"
+        source[i] = "answers+seeds" if i in with_seeds else "answers"
     for i, col in inf_answers.items():
         inf[:, i] = col
     # parametric fallback from (accuracy, n) of the per-benchmark rows

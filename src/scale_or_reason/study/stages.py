@@ -301,6 +301,8 @@ def _analysis(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     for run, ts in by_run.items():
         answers = pd.concat([pd.read_parquet(answers_path(out, run, t.spec["benchmark"])) for t in ts],
                             ignore_index=True)
+        if cfg.study.seeds > 1:  # the training seed of every answer: the bootstrap resamples seeds, then items
+            answers["train_seed"] = int(ts[0].spec.get("seed_index", 0))
         with atomic_path(out / "answers" / f"{run}.parquet") as tmp:
             answers.to_parquet(tmp, index=False)
         trained = chosen_run(out, run) if ts[0].spec.get("selected") else run
