@@ -524,6 +524,36 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples | None, toke
     return trainer, ledger_cb
 
 
+def _start(run_dir: Path, key: str) -> dict[str, Any] | None:
+    """The ledger of a finished run under ``key`` in ``run_dir`` (nothing to do), or None after marking the run
+    started (checkpoints left by other settings are dropped: they cannot be resumed)."""
+    done = run_dir / "DONE.json"
+    if done.exists() and read_json(done).get("key") == key:
+        return read_json(run_dir / "ledger.json")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = run_dir / "STARTED.json"
+    if started.exists() and read_json(started).get("key") != key:
+        shutil.rmtree(run_dir / "trainer", ignore_errors=True)
+    write_json(started, {"key": key})
+    return None
+
+
+def _fit(trainer: Any, run_dir: Path) -> tuple[Any, Any, float] | None:
+    """Train (resuming from the last checkpoint in ``run_dir/trainer``); returns ``(model, state_dict, wall
+    seconds)`` on the main process, None on the others (after the gather every rank must join)."""
+    checkpoints = sorted((run_dir / "trainer").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    t0 = time.time()
+    trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
+    wall = time.time() - t0
+    acc = trainer.accelerator
+    state_dict = acc.get_state_dict(trainer.model)  # gathers ZeRO-3 / FSDP shards; every rank must call it
+    model = acc.unwrap_model(trainer.model)
+    if not trainer.is_world_process_zero():
+        acc.wait_for_everyone()
+        return None
+    return model, state_dict, wall
+
+
 def train_student(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_dir: Path,
                   run_dir: Path, cfg: TrainConfig, *, tokenizer_id: str = "", callbacks: list | None = None,
                   empty_think: str | None = None) -> dict[str, Any]:
@@ -534,27 +564,16 @@ def train_student(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_
     """
     run_dir = Path(run_dir)
     key = run_key(spec, arm_name, samples, cfg, tokenizer_id)
-    done = run_dir / "DONE.json"
-    if done.exists() and read_json(done).get("key") == key:
-        return read_json(run_dir / "ledger.json")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    started = run_dir / "STARTED.json"
-    if started.exists() and read_json(started).get("key") != key:
-        shutil.rmtree(run_dir / "trainer", ignore_errors=True)  # checkpoints of other settings: not resumable
-    write_json(started, {"key": key})
+    finished = _start(run_dir, key)
+    if finished is not None:
+        return finished
     trainer, ledger_cb = make_trainer(spec, arm_name, samples, tokenizer_dir, run_dir, cfg, callbacks=callbacks,
                                       empty_think=empty_think)
     meta = trainer.sor_meta
-    checkpoints = sorted((run_dir / "trainer").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    t0 = time.time()
-    trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
-    wall = time.time() - t0
-    acc = trainer.accelerator
-    state_dict = acc.get_state_dict(trainer.model)  # gathers ZeRO-3 / FSDP shards; every rank must call it
-    model = acc.unwrap_model(trainer.model)
-    if not trainer.is_world_process_zero():
-        acc.wait_for_everyone()
+    fitted = _fit(trainer, run_dir)
+    if fitted is None:
         return {}
+    model, state_dict, wall = fitted
     if meta["lora"] is not None:
         model.save_pretrained(run_dir / "adapter")  # the adapter alone (safetensors)
         model, state_dict = model.merge_and_unload(), None  # evaluation loads a plain checkpoint
@@ -587,8 +606,8 @@ def train_student(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_
     write_json(run_dir / "ledger.json", ledger)
     shutil.rmtree(run_dir / "trainer", ignore_errors=True)
     shutil.rmtree(run_dir / "arm-data", ignore_errors=True)  # the rendered arm; order.jsonl keeps what it was
-    write_json(done, {"key": key})
-    acc.wait_for_everyone()
+    write_json(run_dir / "DONE.json", {"key": key})
+    trainer.accelerator.wait_for_everyone()
     return ledger
 
 
@@ -610,27 +629,16 @@ def pretrain_base(spec: StudentSpec, texts: list[str], tokenizer_dir: Path, run_
     run_dir = Path(run_dir)
     key = stable_hash({"spec": asdict(spec), "texts": stable_hash(list(texts), 32),
                        "cfg": {k: v for k, v in asdict(cfg).items() if k not in ("threads",)}, "tok": tokenizer_id})
-    done = run_dir / "DONE.json"
-    if done.exists() and read_json(done).get("key") == key:
-        return read_json(run_dir / "ledger.json")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    started = run_dir / "STARTED.json"
-    if started.exists() and read_json(started).get("key") != key:
-        shutil.rmtree(run_dir / "trainer", ignore_errors=True)
-    write_json(started, {"key": key})
+    finished = _start(run_dir, key)
+    if finished is not None:
+        return finished
     trainer, ledger_cb = make_trainer(spec, "base", None, tokenizer_dir, run_dir, cfg, callbacks=callbacks,
                                       texts=list(texts))
     meta = trainer.sor_meta
-    checkpoints = sorted((run_dir / "trainer").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    t0 = time.time()
-    trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
-    wall = time.time() - t0
-    acc = trainer.accelerator
-    state_dict = acc.get_state_dict(trainer.model)
-    model = acc.unwrap_model(trainer.model)
-    if not trainer.is_world_process_zero():
-        acc.wait_for_everyone()
+    fitted = _fit(trainer, run_dir)
+    if fitted is None:
         return {}
+    model, state_dict, wall = fitted
     model.save_pretrained(run_dir, state_dict=state_dict, safe_serialization=True)
     meta["tokenizer"].save_pretrained(run_dir)
     write_json(run_dir / "train_config.json", {"spec": asdict(spec), "stage": "base", "train": asdict(cfg)})
@@ -646,7 +654,7 @@ def pretrain_base(spec: StudentSpec, texts: list[str], tokenizer_dir: Path, run_
     }
     write_json(run_dir / "ledger.json", ledger)
     shutil.rmtree(run_dir / "trainer", ignore_errors=True)
-    write_json(done, {"key": key})
-    acc.wait_for_everyone()
+    write_json(run_dir / "DONE.json", {"key": key})
+    trainer.accelerator.wait_for_everyone()
     return ledger
 
