@@ -146,12 +146,17 @@ class Equivalence:
         return f"{who} reaches {target} ({accs}) with {amount} ({costs}{tail}) [{method}{notes}]."
 
     @property
+    def fixed_ratio(self) -> bool:
+        """Every bootstrap replicate gives the same ratio (to the printed precision): the interval has no width."""
+        return finite(self.ci_low) and finite(self.ci_high) and fmt_ratio(self.ci_low) == fmt_ratio(self.ci_high)
+
+    @property
     def ci_text(self) -> str:
         """The ratio's bootstrap interval in words. Training FLOPs are fixed per run, so when the same A point
         reaches the target in every replicate the interval has no width: said so, not printed as ``7.6–7.6``."""
         if not (finite(self.ci_low) and finite(self.ci_high)):
             return "no bootstrap interval"
-        if fmt_ratio(self.ci_low) == fmt_ratio(self.ci_high):
+        if self.fixed_ratio:
             return (f"the same ratio in every bootstrap replicate: A reaches the target in "
                     f"{100 * self.p_reached:.0f}% of them at fixed costs")
         return f"bootstrap 95% CI of the ratio {self.ci_low:.2g}–{self.ci_high:.2g}"

@@ -709,7 +709,7 @@ def _sentences(v: FamilyVerdict) -> list[str]:
 
 
 def _short_ci(e: Equivalence) -> str:
-    if fmt_ratio(e.ci_low) == fmt_ratio(e.ci_high):
+    if e.fixed_ratio:
         return f"reached in {100 * e.p_reached:.0f}% of bootstrap replicates, at fixed training costs"
     return f"95% CI {e.ci_low:.2g}–{e.ci_high:.2g}×"
 

@@ -61,11 +61,6 @@ class CorpusConfig:
     """Shuffling seed."""
 
 
-def max_chain_value() -> int:
-    """The largest value a Math chain can reach."""
-    return MAX_VALUE
-
-
 def _facts(cfg: CorpusConfig, rng: random.Random) -> list[str]:
     out = []
     for e, attrs in world().items():
@@ -76,7 +71,7 @@ def _facts(cfg: CorpusConfig, rng: random.Random) -> list[str]:
 
 def _arithmetic(cfg: CorpusConfig) -> list[str]:
     out = []
-    for a in range(max_chain_value() + 1):
+    for a in range(MAX_VALUE + 1):
         for b in range(1, 10):
             if a + b <= MAX_VALUE:
                 out.append(f"{a} + {b} = {a + b}.")
@@ -91,7 +86,7 @@ def _options(cfg: CorpusConfig, rng: random.Random) -> list[str]:
         if rng.random() < 0.5:
             values = rng.sample(_ECHO_WORDS, len(LETTERS))
         else:
-            values = [str(v) for v in rng.sample(range(max_chain_value() + 1), len(LETTERS))]
+            values = [str(v) for v in rng.sample(range(MAX_VALUE + 1), len(LETTERS))]
         k = rng.randrange(len(LETTERS))
         # the value restated, then its marker: the same forward copy as an answer's "red (A)"
         out.append(f"Options: {format_options(values)}. Pick {values[k]}: {values[k]} ({LETTERS[k]}).")

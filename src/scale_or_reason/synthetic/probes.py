@@ -32,7 +32,7 @@ from typing import Any
 from ..extract import THINK_OPEN, think_text
 from .corpus import FACT_SENTENCES
 from .tasks import ATTRIBUTES, LETTERS, MAX_VALUE, Task, facts, format_options, option_marker, world
-from .teacher import SyntheticTeacher, final_answer
+from .teacher import SyntheticTeacher
 
 
 def _load(model_dir: str | Path) -> tuple[Any, Any]:
@@ -99,8 +99,6 @@ def option_matching(model_dir: str | Path, n: int = 200, seed: int = 0) -> dict[
     among the four (chance 1/4). What a base must be able to do before multiple choice can be learned."""
     import random
 
-    from .corpus import max_chain_value
-
     model, tok = _load(model_dir)
     rng = random.Random(f"option-probe/{seed}")
     words = [v for vals in ATTRIBUTES.values() for v in vals]
@@ -108,7 +106,7 @@ def option_matching(model_dir: str | Path, n: int = 200, seed: int = 0) -> dict[
     right = 0
     for _ in range(n):
         values = (rng.sample(words, 4) if rng.random() < 0.5
-                  else [str(v) for v in rng.sample(range(max_chain_value() + 1), 4)])
+                  else [str(v) for v in rng.sample(range(MAX_VALUE + 1), 4)])
         k = rng.randrange(4)
         prefix = f"Options: {format_options(values)}. Pick {values[k]}: {values[k]}"
         scores = _continuation_logprobs(model, tok, prefix, markers)
@@ -128,7 +126,7 @@ def letter_probe(model_dir: str | Path, tasks: list[Task], thinking: bool) -> di
         out = teacher.answer(task, enable_thinking=thinking)
         msgs = [{"role": "user", "content": task.prompt}]
         prompt = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, enable_thinking=thinking)
-        answer = final_answer(task)
+        answer = out.answer
         restated = option_marker(task)
         if thinking:  # the first restatement is the trace's "Among the options I find red (A)."
             cut = out.trace.rindex(restated) + len(task.answer_value)
