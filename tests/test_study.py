@@ -67,6 +67,54 @@ def test_the_base_stage_is_shared_by_the_arms_and_charged_to_none(study):
             assert len(rows) == 4 and (rows.train_flops == ledger["train_flops"]).all()
 
 
+def test_the_plan_prices_a_base_from_its_corpus_exactly_as_it_trains(study):
+    from scale_or_reason.study.plan import _base_flops, _student_arch
+
+    out, _ = study
+    cfg = load_study_file("quick")
+    cache: dict = {}
+    for s in ("s1", "s4"):
+        measured = json.loads((out / "bases" / s / "ledger.json").read_text())["train_flops"]
+        assert _base_flops(cfg, out, s, _student_arch(cfg, out, s), False, cache) == (pytest.approx(measured), "corpus")
+    assert len(cache) == 1  # one tokenizer: the corpus is rendered and tokenized once for every student
+
+
+def test_a_learning_rate_grid_selects_on_dev_and_later_seeds_train_at_the_choice(tmp_path):
+    """End to end on one tiny student: grid runs evaluated on a dev benchmark, the selection, the reported
+    seed-0 run is the chosen grid run (its ledger in the results), seed 1 trains at the chosen scale, and the
+    bootstrap resamples the two seeds."""
+    from scale_or_reason.analysis import bootstrap, load_study
+    from scale_or_reason.study.config import BenchmarkEntry
+    from scale_or_reason.train import peak_learning_rate
+
+    cfg = load_study_file("quick")
+    tests = [b for b in cfg.benchmarks if b.name in ("synthetic-math-oe", "synthetic-general-mc")]
+    cfg = cfg.with_changes(
+        study=dataclasses.replace(cfg.study, lr_grid=[0.5, 1.0], seeds=2),
+        students=[cfg.students[0]],
+        benchmarks=[*tests, BenchmarkEntry("synthetic-math-oe-dev", {"n": 8}, role="dev")])
+    out = tmp_path / "grid"
+    summary = run_study(cfg, out)
+    assert summary["failed"] == {}
+    for arm in ("ift", "reasoning"):
+        sel = json.loads((out / "select" / f"s1-{arm}.json").read_text())
+        assert sel["run"] in (f"s1-{arm}.lr0.5", f"s1-{arm}.lr1") and set(sel["dev_accuracy"]) == {"0.5", "1"}
+        chosen = json.loads((out / "runs" / sel["run"] / "ledger.json").read_text())
+        later = json.loads((out / "runs" / f"s1-{arm}.seed1" / "ledger.json").read_text())
+        lr = peak_learning_rate(cfg.students[0].spec(), arm, cfg.train.learning_rate)
+        assert chosen["peak_lr"] == pytest.approx(sel["lr_scale"] * lr) == later["peak_lr"]
+        assert not (out / "runs" / f"s1-{arm}").exists()  # seed 0 is the chosen grid run, not a fourth run
+        results = pd.read_csv(out / "results.csv")
+        rows = results[results.arm == arm]
+        assert sorted(rows.seed.unique()) == [0, 1] and set(rows.benchmark) == {t.name for t in tests}
+        assert (rows[rows.seed == 0].train_flops == chosen["train_flops"]).all()
+    data = load_study(out)
+    assert not (data.answers.benchmark == "synthetic-math-oe-dev").any()  # dev never reaches the results
+    boot = bootstrap(data.results, data.answers, n_boot=50)
+    assert set(boot.source) == {"answers+seeds"}
+    assert ">Learning-rate selection</h3>" in (out / "report" / "report.html").read_text()
+
+
 def test_pairs_are_the_generation_runners_stores(study):
     out, _ = study
     from scale_or_reason.teacher import read_pairs

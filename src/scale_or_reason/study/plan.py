@@ -154,6 +154,7 @@ def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = Non
     counts = {p.name: _prompt_count(cfg, p.name) for p in cfg.prompts}
     archs: dict[str, Architecture | None] = {}
     overheads: dict[str, tuple[float, float]] = {}
+    base_lengths: dict[str, list[int]] = {}  # tokenizer dir -> base corpus lengths (the same for every student)
     rows: list[dict[str, Any]] = []
     c = cfg.compute
     for t in tasks:
@@ -179,7 +180,7 @@ def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = Non
         elif t.stage == "base":
             student = cfg.student(t.spec["student"]["name"])
             arch = archs.setdefault(student.name, _student_arch(cfg, out, student.name))
-            flops, basis = _base_flops(cfg, out, student.name, arch, st.status == "done")
+            flops, basis = _base_flops(cfg, out, student.name, arch, st.status == "done", base_lengths)
         elif t.stage == "train":
             student = cfg.student(t.spec["student"]["name"])
             arch = archs.setdefault(student.name, _student_arch(cfg, out, student.name))
@@ -246,10 +247,10 @@ def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = Non
     return pd.DataFrame(rows)
 
 
-def _base_flops(cfg: StudyConfig, out: Path, student: str, arch: Architecture | None,
-                done: bool) -> tuple[float, str]:
+def _base_flops(cfg: StudyConfig, out: Path, student: str, arch: Architecture | None, done: bool,
+                lengths_by_tokenizer: dict[str, list[int]]) -> tuple[float, str]:
     """Pretraining FLOPs of one base: its ledger when done, else its corpus's token lengths (needs the
-    tokenizer); charged to no arm."""
+    tokenizer; rendered and tokenized once per tokenizer in ``lengths_by_tokenizer``); charged to no arm."""
     from .stages import base_dir, base_documents, student_tokenizer
 
     ledger = base_dir(out, student) / "ledger.json"
@@ -260,11 +261,13 @@ def _base_flops(cfg: StudyConfig, out: Path, student: str, arch: Architecture | 
     tok_dir = student_tokenizer(cfg, out, cfg.student(student))
     if not (Path(tok_dir) / "tokenizer.json").exists():
         return math.nan, "tokenizer not built"
-    from transformers import AutoTokenizer
+    if str(tok_dir) not in lengths_by_tokenizer:
+        from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(tok_dir)
-    docs = base_documents(cfg, tok)
-    lengths = [min(len(ids) + 1, cfg.train.max_length) for ids in tok(docs)["input_ids"]]  # + EOS
+        tok = AutoTokenizer.from_pretrained(tok_dir)
+        lengths_by_tokenizer[str(tok_dir)] = [min(len(ids) + 1, cfg.train.max_length)  # + EOS
+                                              for ids in tok(base_documents(cfg, tok))["input_ids"]]
+    lengths = lengths_by_tokenizer[str(tok_dir)]
     assert cfg.base is not None
     return train_flops(arch, lengths, cfg.compute.convention) * cfg.base.epochs, "corpus"
 
