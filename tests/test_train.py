@@ -112,6 +112,10 @@ def test_killed_run_resumes_to_the_same_weights_and_ledger(tiny_setup, tmp_path)
         train_student(spec, "reasoning", samples, tdir, tmp_path / "cut", cfg, callbacks=[Kill()])
     assert not (tmp_path / "cut" / "DONE.json").exists()
     assert (tmp_path / "cut" / "trainer" / "checkpoint-2").exists()
+    # a kill while transformers writes checkpoint-4: weights half written, no trainer_state.json yet
+    torn = tmp_path / "cut" / "trainer" / "checkpoint-4"
+    torn.mkdir()
+    (torn / "model.safetensors").write_bytes((tmp_path / "whole" / "model.safetensors").read_bytes()[:100])
     resumed = train_student(spec, "reasoning", samples, tdir, tmp_path / "cut", cfg)
     a = load_file(tmp_path / "whole" / "model.safetensors")
     b = load_file(tmp_path / "cut" / "model.safetensors")

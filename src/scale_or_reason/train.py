@@ -538,12 +538,37 @@ def _start(run_dir: Path, key: str) -> dict[str, Any] | None:
     return None
 
 
+def last_complete_checkpoint(trainer_dir: Path, remove_incomplete: bool = False) -> Path | None:
+    """The newest ``checkpoint-N`` that transformers finished writing, or None.
+
+    transformers writes ``trainer_state.json`` last (after weights, optimiser, scheduler and RNG states), so
+    a checkpoint is complete when that file parses and names step N. A kill during the save leaves a
+    directory without it: resuming from it would fail at every rerun, so it is skipped (and removed with
+    ``remove_incomplete``, on the main process only)."""
+    found = []
+    for path in Path(trainer_dir).glob("checkpoint-*"):
+        step = path.name.removeprefix("checkpoint-")
+        if step.isdigit():
+            found.append((int(step), path))
+    for step, path in sorted(found, reverse=True):
+        try:
+            complete = json.loads((path / "trainer_state.json").read_text()).get("global_step") == step
+        except (OSError, ValueError, AttributeError):
+            complete = False
+        if complete:
+            return path
+        log.warning("%s: incomplete checkpoint (no readable trainer_state.json), not resumed from", path)
+        if remove_incomplete:
+            shutil.rmtree(path, ignore_errors=True)
+    return None
+
+
 def _fit(trainer: Any, run_dir: Path) -> tuple[Any, Any, float] | None:
     """Train (resuming from the last checkpoint in ``run_dir/trainer``); returns ``(model, state_dict, wall
     seconds)`` on the main process, None on the others (after the gather every rank must join)."""
-    checkpoints = sorted((run_dir / "trainer").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    checkpoint = last_complete_checkpoint(run_dir / "trainer", remove_incomplete=trainer.is_world_process_zero())
     t0 = time.time()
-    trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     wall = time.time() - t0
     acc = trainer.accelerator
     state_dict = acc.get_state_dict(trainer.model)  # gathers ZeRO-3 / FSDP shards; every rank must call it
