@@ -33,7 +33,8 @@ class FaultServer:
     Markers in a prompt inject faults while ``faulty`` is on: ``[429]`` (first request only),
     ``[500]``, ``[hang]`` (sleeps past the client timeout), ``[badjson]``, ``[half]`` (500 for the
     reasoning mode only). ``[inline]`` answers with ``<think>`` inline in ``content``; ``[reasoning]``
-    uses the ``reasoning`` field; others ``reasoning_content``. ``[long]`` is cut at the token cap;
+    uses the ``reasoning`` field; others ``reasoning_content``. ``[long]`` is cut at the token cap; ``[abort]``,
+    ``[filter]``, ``[error]`` and ``[nofinish]`` end the IFT answer with that finish reason (or none);
     ``[always]`` reasons whatever the switch says (a teacher without a toggle).
     """
 
@@ -74,6 +75,10 @@ class FaultServer:
             finish = "stop"
             if thinking and "[long]" in prompt:
                 trace, answer, finish = trace[:10], "", "length"
+            for tag, reason in (("[abort]", "abort"), ("[filter]", "content_filter"), ("[error]", "error"),
+                                ("[nofinish]", None)):
+                if tag in prompt and not thinking:  # the IFT half cut short with a complete-looking answer
+                    finish = reason
             msg = {"role": "assistant", "content": answer}
             if trace and "[inline]" in prompt:
                 msg["content"] = f"<think>\n{trace}\n</think>\n\n{answer}"
@@ -191,6 +196,19 @@ def test_faults_are_recorded_per_prompt_and_a_rerun_fills_them_in(tmp_path):
         seeds[(b["messages"][-1]["content"], b["chat_template_kwargs"]["enable_thinking"])].add(b["seed"])
     assert all(len(v) == 1 for v in seeds.values())
     assert seeds[("plain one", True)] != seeds[("plain one", False)]
+
+
+def test_answers_cut_for_any_reason_but_stop_are_flagged_not_stored_clean(tmp_path):
+    prompts = ["clean", "aborted [abort]", "filtered [filter]", "proxy [error]", "silent [nofinish]"]
+    src = _write_prompts(tmp_path / "p.jsonl", prompts)
+    with FaultServer() as srv:
+        s = generate(_cfg(src, tmp_path / "o", srv.url))
+    assert s["new_pairs"] == 5 and s["flagged"]["truncated"] == 4
+    pairs = {p.prompt: p for p in read_pairs(tmp_path / "o")}
+    assert not pairs["clean"].truncated
+    assert {p.prompt: p.ift_finish_reason for p in pairs.values() if p.truncated} == {
+        "aborted [abort]": "abort", "filtered [filter]": "content_filter", "proxy [error]": "error",
+        "silent [nofinish]": "unknown"}
 
 
 def test_client_errors_are_not_retried(tmp_path):

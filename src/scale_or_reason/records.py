@@ -86,7 +86,9 @@ class PairedSample:
     token_counts_exact: bool = True
     """False when trace/answer token counts were estimated (no tokenizer: usage split by characters)."""
     truncated: bool = False
-    """Flag: a mode stopped at the token cap (``length``) or the reasoning output has no closing tag."""
+    """Flag: a mode did not finish cleanly — any ``finish_reason`` but ``stop`` (the token cap's ``length``, vLLM's
+    ``abort``, ``content_filter``, a proxy's ``error``, none given: ``unknown``) — or the reasoning output has
+    no closing tag."""
     empty_answer: bool = False
     """Flag: the IFT answer or the answer after the trace is empty."""
     toggle_ignored: bool = False

@@ -334,6 +334,6 @@ class VLLMBackend(Backend):
                     opened = j.thinking and prompt.rstrip().endswith(self.profile.think_open.strip())
                     sp_ = self.profile.split(text, opened=opened)
                     yield ModeResult(j, text=text, trace=sp_.trace, answer=sp_.answer,
-                                     finish_reason=c.finish_reason or "stop", closed=sp_.closed if sp_.tagged else None,
+                                     finish_reason=c.finish_reason or "unknown", closed=sp_.closed if sp_.tagged else None,
                                      prompt_tokens=len(o.prompt_token_ids or []), completion_tokens=len(c.token_ids),
                                      latency_s=latency)

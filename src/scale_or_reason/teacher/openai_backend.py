@@ -122,7 +122,8 @@ class OpenAIBackend(Backend):
         if not isinstance(content, str):
             raise _Malformed("choices[0].message.content is not text")
         field = next((msg[f] for f in self.profile.reasoning_fields if isinstance(msg.get(f), str) and msg[f]), None)
-        finish = str(choice.get("finish_reason") or "stop")
+        # no finish_reason is not a clean stop: "unknown" flags the pair (truncated), as any reason but "stop" does
+        finish = str(choice.get("finish_reason") or "unknown")
         if field is not None:
             trace, answer, closed = field.strip(), content.strip(), None
             text = self.profile.rebuild(trace, answer)

@@ -329,7 +329,8 @@ def build_pair(item: PromptItem, ift: ModeResult, rea: ModeResult, *, backend: B
     p_rea = rea.prompt_tokens if rea.prompt_tokens is not None else counter.prompt(item, True)
     c_ift = ift.completion_tokens if ift.completion_tokens is not None else it + ia
     c_rea = rea.completion_tokens if rea.completion_tokens is not None else rt + ra
-    truncated = ift.finish_reason == "length" or rea.finish_reason == "length" or rea.closed is False
+    # cut for any reason (the cap, an abort, a filter, a proxy error, no reason given) is not a clean pair
+    truncated = ift.finish_reason != "stop" or rea.finish_reason != "stop" or rea.closed is False
     disagree = None
     if check_disagreement:
         a, b = last_boxed(ift.answer), last_boxed(rea.answer)
