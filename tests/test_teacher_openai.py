@@ -35,6 +35,7 @@ class FaultServer:
     reasoning mode only). ``[inline]`` answers with ``<think>`` inline in ``content``; ``[reasoning]``
     uses the ``reasoning`` field; others ``reasoning_content``. ``[long]`` is cut at the token cap; ``[abort]``,
     ``[filter]``, ``[error]`` and ``[nofinish]`` end the IFT answer with that finish reason (or none);
+    ``[usagelist]`` sends ``usage`` as a list, ``[finishobj]`` a ``finish_reason`` object;
     ``[always]`` reasons whatever the switch says (a teacher without a toggle).
     """
 
@@ -88,6 +89,10 @@ class FaultServer:
                 msg["reasoning_content"] = trace
             usage = {"prompt_tokens": len(prompt.split()) + 5,
                      "completion_tokens": len(trace.split()) + len(answer.split()) + (3 if trace else 0)}
+            if "[usagelist]" in prompt:
+                usage = [usage["prompt_tokens"], usage["completion_tokens"]]
+            if "[finishobj]" in prompt:
+                finish = {"type": "stop"}
             return {"id": "x", "object": "chat.completion", "model": body["model"],
                     "choices": [{"index": 0, "message": msg, "finish_reason": finish}], "usage": usage}
 
@@ -209,6 +214,16 @@ def test_answers_cut_for_any_reason_but_stop_are_flagged_not_stored_clean(tmp_pa
     assert {p.prompt: p.ift_finish_reason for p in pairs.values() if p.truncated} == {
         "aborted [abort]": "abort", "filtered [filter]": "content_filter", "proxy [error]": "error",
         "silent [nofinish]": "unknown"}
+
+
+def test_a_field_of_an_unexpected_type_fails_one_prompt_or_none_never_the_run(tmp_path):
+    src = _write_prompts(tmp_path / "p.jsonl", ["odd usage [usagelist]", "odd finish [finishobj]", "fine"])
+    with FaultServer() as srv:
+        s = generate(_cfg(src, tmp_path / "o", srv.url))
+    pairs = {p.prompt: p for p in read_pairs(tmp_path / "o")}
+    assert s["new_pairs"] == 3 and set(pairs) == {"odd usage [usagelist]", "odd finish [finishobj]", "fine"}
+    assert not pairs["odd usage [usagelist]"].token_counts_exact and pairs["odd usage [usagelist]"].ift_tokens > 0
+    assert pairs["odd finish [finishobj]"].truncated and not pairs["fine"].truncated
 
 
 def test_client_errors_are_not_retried(tmp_path):

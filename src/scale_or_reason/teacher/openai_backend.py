@@ -111,6 +111,8 @@ class OpenAIBackend(Backend):
 
     def parse(self, job: Job, data: Any, latency: float, attempts: int) -> ModeResult:
         """A response body (parsed JSON) -> ``ModeResult``; raises ``_Malformed`` when it is not a completion."""
+        if not isinstance(data, dict):
+            raise _Malformed("the response is not a JSON object")
         try:
             choice = data["choices"][0]
             msg = choice["message"]
@@ -134,7 +136,8 @@ class OpenAIBackend(Backend):
         else:
             sp = self.profile.split(content, opened=job.thinking and self.profile.prompt_opens_think)
             trace, answer, closed, text = sp.trace, sp.answer, (sp.closed if sp.tagged else None), content
-        usage = data.get("usage") or {}
+        usage = data.get("usage")
+        usage = usage if isinstance(usage, dict) else {}  # a usage of another type: counts estimated, pair kept
         return ModeResult(job, text=text, trace=trace, answer=answer,
                           finish_reason=finish, closed=closed,
                           prompt_tokens=_int(usage.get("prompt_tokens")),
@@ -179,6 +182,8 @@ class OpenAIBackend(Backend):
                 reason = f"connection error: {_short(e)}"
             except _Malformed as e:
                 reason = f"malformed response: {e}"
+            except (TypeError, ValueError, AttributeError, KeyError) as e:  # a field of an unexpected type: this
+                reason = f"malformed response: {type(e).__name__}: {_short(e)}"  # prompt fails, the run goes on
             if attempt < self.max_retries:
                 await asyncio.sleep(self._backoff(attempt, retry_after))
         return ModeResult(job, error=f"{reason} (gave up after {attempts} attempts)", attempts=attempts)
