@@ -73,6 +73,26 @@ def test_every_shipped_spec_evaluates_end_to_end_and_a_rerun_generates_nothing(s
     pd.testing.assert_frame_equal(again, summary)
 
 
+def test_generations_cached_for_a_model_directory_are_not_reused_after_it_is_retrained(student_dir, tmp_path):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    model = tmp_path / "model"
+    shutil.copytree(student_dir, model)
+    specs = [load_spec("synthetic-math-mc")]
+    cfg = EvalConfig(max_new_tokens=3, batch_size=16)
+    evaluate_model(str(model), specs, prepared=FIXTURES, out=tmp_path / "e", thinking=False, cfg=cfg, progress=False)
+    weights = load_file(model / "model.safetensors")
+    save_file({k: v + 0.5 * torch.randn_like(v) for k, v in weights.items()}, model / "model.safetensors",
+              metadata={"format": "pt"})  # the same directory, retrained
+    counting = Counting(_hf(model, cfg))
+    evaluate_model(str(model), specs, prepared=FIXTURES, out=tmp_path / "e", thinking=False, cfg=cfg,
+                   progress=False, backend=counting)
+    n_items = sum(1 for _ in open(FIXTURES / "synthetic-math-mc.jsonl"))
+    assert counting.jobs == n_items  # generated again, not read from the first model's cache
+    assert len(list((tmp_path / "e" / "generations").glob("synthetic-math-mc-*.jsonl"))) == 2
+
+
 def test_a_killed_run_resumes_to_the_answers_of_an_uninterrupted_one(student_dir, tmp_path):
     spec = load_spec("synthetic-math-oe")
     prepare_benchmark(spec, tmp_path / "bench")

@@ -41,6 +41,23 @@ def test_every_shipped_study_validates_expands_and_plans(name, tmp_path):
     assert not (tmp_path / "nothing-yet" / "tasks").exists()  # planning runs nothing
 
 
+def test_a_prompt_file_edited_in_place_regenerates_and_retrains(tmp_path):
+    """Task keys follow a local prompt file's content, so the runs trained on its old answers are not reused."""
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"id": "a", "prompt": "What is 1 + 1?"}\n')
+    quick = (STUDIES / "quick.toml").read_text()
+    head, _, rest = quick.partition("[[prompts]]")
+    study = tmp_path / "s.toml"
+    study.write_text(head + f'[[prompts]]\nname = "mine"\nsource = "{prompts}"\n\n[[prompts]]' + rest)
+    before = {t.id: t.key for t in expand(load_study_file(study))}
+    assert "generate/mine" in before
+    prompts.write_text('{"id": "a", "prompt": "What is 2 + 2?"}\n')
+    after = {t.id: t.key for t in expand(load_study_file(study))}
+    changed = {i for i in before if before[i] != after[i]}
+    assert "generate/mine" in changed and any(i.startswith("train/") for i in changed)
+    assert not any(i.startswith("generate/") and i != "generate/mine" for i in changed)
+
+
 def test_paper_study_is_the_papers_grid():
     cfg = load_study_file("paper")
     tasks = expand(cfg)

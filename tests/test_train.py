@@ -242,3 +242,23 @@ def test_base_stage_pretrains_every_token_and_distillation_starts_from_it(tiny_s
     before, after = load_file(base / "model.safetensors"), load_file(run / "model.safetensors")
     assert before.keys() == after.keys()
     assert all(torch.allclose(before[k], after[k], atol=1e-6) for k in before)
+
+
+def test_a_finished_run_is_redone_when_the_teachers_answers_change(tiny_setup, tmp_path):
+    """The run key hashes the pairs' text, not only their prompt ids: the same ids with another answer retrain."""
+    import dataclasses
+
+    tdir, pairs = tiny_setup
+    spec = StudentSpec(name="t", config=TINY_QWEN3)
+    cfg = TrainConfig(learning_rate=3e-3, batch_size=16, micro_batch_size=16, tensorboard=False)
+    samples = build_arm(pairs, Arm.parse("ift"), 32)
+    first = train_student(spec, "ift", samples, tdir, tmp_path / "run", cfg)
+    mtime = (tmp_path / "run" / "model.safetensors").stat().st_mtime_ns
+    assert train_student(spec, "ift", samples, tdir, tmp_path / "run", cfg) == first  # same pairs: a no-op
+    assert (tmp_path / "run" / "model.safetensors").stat().st_mtime_ns == mtime
+    p0 = samples[0][0]
+    changed = [(dataclasses.replace(p, ift_answer=p.ift_answer + " Indeed, that is it.") if p is p0 else p, f)
+               for p, f in samples]
+    again = train_student(spec, "ift", changed, tdir, tmp_path / "run", cfg)
+    assert (tmp_path / "run" / "model.safetensors").stat().st_mtime_ns != mtime
+    assert again["tokens"] > first["tokens"]

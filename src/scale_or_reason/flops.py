@@ -46,6 +46,10 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+LEDGER_VERSION = 1
+"""Bumped when a FLOPs formula changes meaning: training runs' keys include it, so a ledger fix redoes the runs
+(the toolkit's release version is not in the keys: a release that changes nothing here must not retrain)."""
+
 __all__ = [
     "CONVENTIONS",
     "SUPPORTED_MODEL_TYPES",

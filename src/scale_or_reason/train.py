@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .flops import LoRA, Architecture, train_flops
+from .flops import LEDGER_VERSION, LoRA, Architecture, train_flops
 from .records import PairedSample
 from .util import read_json, stable_hash, write_json
 
@@ -251,11 +251,44 @@ def peak_learning_rate(spec: StudentSpec, arm_name: str, default: float) -> floa
     return one("ift") ** (1.0 - rho) * one("reasoning") ** rho
 
 
+PAIR_TEXT_FIELDS = ("prompt", "system", "ift_answer", "reasoning_trace", "reasoning_answer")
+"""The pair fields a training sample is rendered from: a run's key hashes them, not only the prompt ids."""
+
+
+def samples_digest(samples: Samples) -> str:
+    """A hash of the text of every pair the arm trains on (order-independent; the order is hashed apart).
+
+    A teacher that answers again, or pairs imported anew, change it, so a finished run is not reused for
+    other answers under the same prompt ids. A ``StreamedArm`` is read once, pair by pair (nothing held but
+    its ids)."""
+    import hashlib
+
+    def one(pair: PairedSample) -> int:
+        blob = json.dumps([pair.prompt_id, *(getattr(pair, f) or "" for f in PAIR_TEXT_FIELDS)]).encode()
+        return int.from_bytes(hashlib.sha256(blob).digest()[:16], "big")
+
+    total, seen = 0, set()
+    if isinstance(samples, StreamedArm):
+        wanted = {pid for pid, _ in samples.order}
+        for pair in samples.stream():
+            if pair.prompt_id in wanted and pair.prompt_id not in seen:
+                seen.add(pair.prompt_id)
+                total = (total + one(pair)) % 2**128
+    else:
+        for pair, _ in samples:
+            if pair.prompt_id not in seen:
+                seen.add(pair.prompt_id)
+                total = (total + one(pair)) % 2**128
+    return f"{total:032x}"
+
+
 def run_key(spec: StudentSpec, arm_name: str, samples: Samples, cfg: TrainConfig,
             tokenizer_id: str) -> str:
-    """Deterministic key of a run: everything that defines the work."""
+    """Deterministic key of a run: everything that defines the work — the student, the arm, the samples' order
+    and their text (``samples_digest``), the settings, the tokenizer, and the ledger's ``LEDGER_VERSION``."""
     order = [list(x) for x in sample_ids(samples)]
     return stable_hash({"spec": asdict(spec), "arm": arm_name, "order": stable_hash(order, 32),
+                        "pairs": samples_digest(samples), "ledger": LEDGER_VERSION,
                         "cfg": {k: v for k, v in asdict(cfg).items() if k not in ("threads",)}, "tok": tokenizer_id})
 
 
@@ -652,7 +685,7 @@ def pretrain_base(spec: StudentSpec, texts: list[str], tokenizer_dir: Path, run_
         student = dataclasses.replace(spec, pretrained="bases/s1")
     """
     run_dir = Path(run_dir)
-    key = stable_hash({"spec": asdict(spec), "texts": stable_hash(list(texts), 32),
+    key = stable_hash({"spec": asdict(spec), "texts": stable_hash(list(texts), 32), "ledger": LEDGER_VERSION,
                        "cfg": {k: v for k, v in asdict(cfg).items() if k not in ("threads",)}, "tok": tokenizer_id})
     finished = _start(run_dir, key)
     if finished is not None:

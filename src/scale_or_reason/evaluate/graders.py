@@ -45,6 +45,10 @@ from typing import Any
 from ..extract import last_boxed, split_response
 from .prepare import LETTERS
 
+GRADING_VERSION = 1
+"""Bumped when a grader or an extraction rule changes meaning: a study's evaluation tasks include it in their
+keys, so a grading fix regrades (the cached generations are reused; only the grading is redone)."""
+
 __all__ = ["Grade", "RULE_GRADERS", "grade", "grade_file", "math_equal", "mc_letter", "normalize_text", "numeric_close",
            "token_f1"]
 

@@ -271,6 +271,33 @@ def _judge(rows: list[dict[str, Any]], spec: BenchmarkSpec, items: list[BenchIte
     return agreement(verdicts, [r["rule_correct"] for r in rows])
 
 
+def weights_fingerprint(model: str) -> str | None:
+    """A fingerprint of a local checkpoint's weights (None for a hub id or a server's model name): the size and
+    the first, middle and last MiB of every weight file, so generations cached for a model directory are not
+    reused after it is retrained in place (hashing whole multi-GB files would cost a minute per model)."""
+    import hashlib
+
+    path = Path(model)
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted(f for f in path.iterdir() if f.suffix in (".safetensors", ".bin", ".gguf", ".pt"))
+    else:
+        files = []
+    if not files:
+        return None
+    h = hashlib.sha256()
+    chunk = 1 << 20
+    for f in files:
+        size = f.stat().st_size
+        h.update(f"{f.name}:{size}".encode())
+        with open(f, "rb") as fh:
+            for at in sorted({0, max(0, size // 2 - chunk // 2), max(0, size - chunk)}):
+                fh.seek(at)
+                h.update(fh.read(chunk))
+    return h.hexdigest()[:16]
+
+
 def evaluate_model(model: str | GenerationBackendConfig, specs: list[BenchmarkSpec], *, prepared: str | Path,
                    out: str | Path, thinking: bool, cfg: EvalConfig | None = None, jury: Any = None,
                    progress: bool = True, backend: Any = None) -> pd.DataFrame:
@@ -292,7 +319,8 @@ def evaluate_model(model: str | GenerationBackendConfig, specs: list[BenchmarkSp
         items = read_prepared(prepared, spec)
         # back ends read their sampling at run time: one back end serves every benchmark's cap
         be.sampling = {m: dataclasses.replace(sp, max_tokens=cfg.cap(spec)) for m, sp in be.sampling.items()}
-        key = stable_hash({"model": mcfg.model, "backend": cfg.backend, "thinking": thinking,
+        key = stable_hash({"model": mcfg.model, "weights": weights_fingerprint(mcfg.model), "backend": cfg.backend,
+                           "thinking": thinking,
                            "gen": cfg.generation_key(), "cap": cfg.cap(spec), "samples": cfg.samples,
                            "items": stable_hash([it.prompt for it in items])})
         path = out / "generations" / f"{spec.name}-{key}.jsonl"

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data import Arm
+from ..evaluate.graders import GRADING_VERSION
 from ..evaluate.specs import load_spec
 from ..synthetic.teacher import VERSION as SYNTHETIC_VERSION
 from ..util import read_json, stable_hash, write_json
@@ -143,6 +144,8 @@ def expand(cfg: StudyConfig) -> list[Task]:
     for p in cfg.prompts:
         uses_tok = synthetic_tok and cfg.teacher.backend == "synthetic" and not cfg.teacher.tokenizer
         spec = {"prompts": settings(p, _PLAN_ONLY), "teacher": teacher if p.format == "prompts" else None, "v": 1}
+        if _file_hash(p.source):  # a local prompt or pair file edited in place regenerates (and retrains)
+            spec["source_hash"] = _file_hash(p.source)
         if cfg.teacher.backend == "synthetic":
             spec["synthetic"] = SYNTHETIC_VERSION  # the generator's and the teacher's texts
         tasks.append(Task(f"generate/{p.name}", "generate", ["tokenizer"] if uses_tok else [], spec))
@@ -169,7 +172,8 @@ def expand(cfg: StudyConfig) -> list[Task]:
         for bid in benches:
             bench = bid.partition("/")[2]
             espec = {"run": run, "student": student, "arm": arm.name, "benchmark": bench,
-                     "thinking": arm.kind != "ift", "eval": ev, "jury": jury, "v": 1, **extra}
+                     "thinking": arm.kind != "ift", "eval": ev, "jury": jury, "v": 1, "grading": GRADING_VERSION,
+                     **extra}
             tasks.append(Task(f"evaluate/{run}/{bench}", "evaluate", deps + [bid], espec))
             ids.append(f"evaluate/{run}/{bench}")
         return ids
