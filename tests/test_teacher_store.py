@@ -139,6 +139,20 @@ def test_sources_chat_prompts_and_errors_name_the_row_and_field(tmp_path):
         list(iter_prompts(str(tmp_path / "missing.jsonl")))
 
 
+def test_a_rerun_refuses_an_id_repeated_after_a_stored_one(tmp_path, scripted):
+    """The first occurrence is stored; a rerun over the file with the id repeated must refuse, not skip both."""
+    src = tmp_path / "p.jsonl"
+    src.write_text(json.dumps({"id": "same", "prompt": "q0"}) + "\n")
+    answers = {(t, "same"): (("<think>\nhm\n</think>\n\n" if t else "") + "ok \\boxed{1}", "stop")
+               for t in (False, True)}
+    cfg = GenerateConfig(source=str(src), out=tmp_path / "o", backend="openai", model="x", profile="qwen3",
+                         id_field="id", probe_pairs=0, progress=False)
+    assert generate(cfg, backend=scripted(answers))["new_pairs"] == 1
+    src.write_text(src.read_text() + json.dumps({"id": "same", "prompt": "q1"}) + "\n")
+    with pytest.raises(ValueError, match="'same' appears twice"):
+        generate(cfg, backend=scripted(answers))
+
+
 def test_duplicate_ids_from_an_id_field_are_refused(tmp_path):
     src = tmp_path / "p.jsonl"
     src.write_text("".join(json.dumps({"id": "same", "prompt": f"q{i}"}) + "\n" for i in range(2)))

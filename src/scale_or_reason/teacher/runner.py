@@ -453,15 +453,15 @@ def _run(cfg: GenerateConfig, backend: Backend) -> dict[str, Any]:
 
         def jobs() -> Iterator[Job]:
             for item in iter_prompts(cfg.source, cfg.fields(), split=cfg.split, limit=cfg.limit):
-                if item.prompt_id in done:
-                    stats["skipped"] += 1
-                    progress.skip()
-                    continue
-                if seen is not None:
+                if seen is not None:  # before the resume check: a rerun must refuse a repeated id too
                     if item.prompt_id in seen:
                         raise ValueError(f"{cfg.source}: prompt id {item.prompt_id!r} appears twice "
                                          f"(field {cfg.id_field!r} must be unique)")
                     seen.add(item.prompt_id)
+                if item.prompt_id in done:
+                    stats["skipped"] += 1
+                    progress.skip()
+                    continue
                 prior = partials.pop(item.prompt_id, {})
                 if len(prior) >= len(MODES):  # both halves from different runs: redo, keep it simple
                     prior = {}
