@@ -236,6 +236,45 @@ def test_client_errors_are_not_retried(tmp_path):
         assert sum(srv.calls.values()) == 0 and len(srv.bodies) == 2
 
 
+def test_a_systematic_error_stops_the_run_and_the_cli_exits_non_zero(tmp_path):
+    """A server that rejects every request (here: 400, the switch missing) is not tried prompt by prompt over the
+    whole dataset: after fail_fast_after prompts in a row with the same error the run stops; each failure is
+    recorded and a rerun against a working server completes them. Failed prompts left: exit status 1."""
+    from typer.testing import CliRunner
+
+    from scale_or_reason.cli import app
+    from scale_or_reason.teacher.runner import SystematicFailure
+
+    src = _write_prompts(tmp_path / "p.jsonl", [f"q{i}" for i in range(40)])
+    with FaultServer() as srv:
+        with pytest.raises(SystematicFailure, match="5 prompts in a row failed with the same error.*HTTP 400"):
+            generate(_cfg(src, tmp_path / "o", srv.url, send_chat_template_kwargs=False, concurrency=1,
+                          fail_fast_after=5))
+        assert len(srv.bodies) <= 2 * 6 and len({f["prompt_id"] for f in read_failures(tmp_path / "o")}) == 5
+        s = generate(_cfg(src, tmp_path / "o", srv.url))
+        assert s["pairs"] == 40 and s["pending_failures"] == 0
+
+        one = _write_prompts(tmp_path / "one.jsonl", ["hello"])
+        args = ["generate", "--source", str(one), "--out", str(tmp_path / "c"), "--backend", "openai",
+                "--model", "toy", "--base-url", srv.url, "--profile", "qwen3", "--max-retries", "0"]
+        rejected = tmp_path / "g.toml"
+        rejected.write_text("[generate]\nsend_chat_template_kwargs = false\n")
+        res = CliRunner().invoke(app, args + ["--config", str(rejected)])
+        assert res.exit_code == 1 and "failed prompts pending: 1" in res.output
+        assert CliRunner().invoke(app, args).exit_code == 0
+
+
+def test_an_unset_key_is_refused_for_a_remote_server_only(monkeypatch):
+    from scale_or_reason.teacher.openai_backend import OpenAIBackend
+
+    monkeypatch.delenv("SOR_TEST_KEY", raising=False)
+    with pytest.raises(ValueError, match="SOR_TEST_KEY is not set: the server at 10.1.2.3"):
+        OpenAIBackend("m", get_profile("qwen3"), base_url="http://10.1.2.3:8000/v1", api_key_env="SOR_TEST_KEY")
+    OpenAIBackend("m", get_profile("qwen3"), base_url="http://127.0.0.1:8000/v1", api_key_env="SOR_TEST_KEY")
+    monkeypatch.setenv("SOR_TEST_KEY", "sentinel-key")
+    OpenAIBackend("m", get_profile("qwen3"), base_url="http://10.1.2.3:8000/v1", api_key_env="SOR_TEST_KEY")
+
+
 def test_toggle_ignoring_teacher_is_stopped(tmp_path):
     src = _write_prompts(tmp_path / "p.jsonl", [f"q{i} [always] [inline]" for i in range(6)])
     with FaultServer() as srv:

@@ -17,7 +17,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,  # help: "[generate]" is text
                   help="scale-or-reason: should you train a bigger IFT student or a smaller reasoning one?")
 err = Console(stderr=True)
 
@@ -63,7 +63,7 @@ def _study_done(summary: dict) -> None:
     typer.echo(f"Report: {summary['report']}")
 
 
-study_app = typer.Typer(no_args_is_help=True, help="Plan, run and follow a study described by a study file.")
+study_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Plan, run and follow a study described by a study file.")
 app.add_typer(study_app, name="study")
 _STUDY_FILE = typer.Argument(..., help="Study file (TOML), or a shipped study's name: demo, quick, curriculum, paper, replication.")
 _STUDY_OUT = typer.Option(Path("sor-study"), help="Study directory.")
@@ -396,6 +396,7 @@ def generate(
     from .teacher import BackendError, export_pairs, import_pairs
     from .teacher.runner import (
         GenerateConfig,
+        SystematicFailure,
         format_summary,
         load_generate_config,
         summary_json,
@@ -426,11 +427,13 @@ def generate(
         elif cfg.source:
             summary = run_generate(cfg)
             typer.echo(summary_json(summary) if as_json else format_summary(summary))
+            if summary.get("pending_failures"):  # what finished is stored; a rerun asks only for the rest
+                raise typer.Exit(1)
         if export:
             drop = [f.strip() for f in (drop_flagged or "").split(",") if f.strip()]
             res = export_pairs(cfg.out, export, drop_flags=drop, overwrite=True)
             err.print(f"exported {res['rows']} pairs ({res['dropped']} left out) to {res['out']}")
-    except (ValueError, FileNotFoundError, BackendError) as e:
+    except (ValueError, FileNotFoundError, BackendError, SystematicFailure) as e:
         from rich.markup import escape
 
         _fail(escape(str(e)))  # messages may hold brackets, e.g. "scale-or-reason[openai]"
@@ -464,7 +467,7 @@ def plan(
         raise typer.Exit(1)
 
 
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmark specs and their prepared local copies.")
+bench_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Benchmark specs and their prepared local copies.")
 app.add_typer(bench_app, name="bench")
 
 

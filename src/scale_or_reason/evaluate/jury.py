@@ -188,8 +188,8 @@ class JudgeConfig:
     base_url: str
     """Server base URL, e.g. ``http://127.0.0.1:8000/v1``."""
     api_key_env: str = "OPENAI_API_KEY"
-    """Name of the environment variable holding the API key (unset: placeholder ``EMPTY``). The key
-    itself is never logged or stored."""
+    """Name of the environment variable holding the API key (unset: placeholder ``EMPTY`` for a loopback server,
+    an error for any other). The key itself is never logged or stored."""
     max_tokens: int = 4096
     """Cap on generated tokens; generous because reasoning judges think before they vote."""
     temperature: float = 0.0

@@ -15,7 +15,8 @@ the trace is read from ``reasoning_content`` or ``reasoning`` when the server pa
 split from ``content`` at the last closing tag.
 
 The API key is read from the environment variable named by ``api_key_env`` (default
-``OPENAI_API_KEY``; local servers get the placeholder ``EMPTY``). It is never logged or stored.
+``OPENAI_API_KEY``; unset, a loopback server gets the placeholder ``EMPTY`` and any other server is refused
+before the first request). It is never logged or stored.
 
 Example::
 
@@ -75,6 +76,7 @@ class OpenAIBackend(Backend):
         self.name = name or model
         self.base_url = base_url
         self.api_key_env = api_key_env
+        api_key(api_key_env, base_url)  # an unset key for a remote server fails here, before any request
         self.concurrency = concurrency
         self.timeout_s = timeout_s
         self.max_retries = max_retries
@@ -189,7 +191,7 @@ class OpenAIBackend(Backend):
         return ModeResult(job, error=f"{reason} (gave up after {attempts} attempts)", attempts=attempts)
 
     async def _main(self, jobs: Iterable[Job], out: queue.Queue, stop: threading.Event) -> None:
-        client = self.openai.AsyncOpenAI(base_url=self.base_url, api_key=os.environ.get(self.api_key_env) or "EMPTY",
+        client = self.openai.AsyncOpenAI(base_url=self.base_url, api_key=api_key(self.api_key_env, self.base_url),
                                          max_retries=0, timeout=self.timeout_s + 5)
         sem = asyncio.Semaphore(self.concurrency)
         tasks: set[asyncio.Task] = set()
@@ -256,6 +258,22 @@ class OpenAIBackend(Backend):
                 except RuntimeError:  # the loop finished (and closed) meanwhile
                     pass
             th.join(timeout=30)
+
+
+def api_key(env_var: str, base_url: str) -> str:
+    """The API key from the environment variable ``env_var``. Unset: the placeholder ``EMPTY`` for a server on
+    this machine (loopback), an error for any other (a remote server would answer every request with 401).
+    The key is never logged, stored or put in an error message."""
+    from urllib.parse import urlparse
+
+    key = os.environ.get(env_var)
+    if key:
+        return key
+    host = (urlparse(base_url).hostname or "").lower()
+    if host in ("127.0.0.1", "localhost", "::1") or host.startswith("127."):
+        return "EMPTY"
+    raise ValueError(f"the environment variable {env_var} is not set: the server at {host or base_url} would get no "
+                     f"API key (set {env_var}=EMPTY for a server that needs none)")
 
 
 def _int(v: Any) -> int | None:

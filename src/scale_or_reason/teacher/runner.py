@@ -147,6 +147,9 @@ class GenerateConfig:
     """Store the raw text of each mode (besides trace and answer)."""
     probe_pairs: int = 16
     """If every one of the first ``probe_pairs`` pairs shows the toggle ignored, stop: wrong profile or teacher."""
+    fail_fast_after: int = 16
+    """Stop the run when this many prompts in a row fail with the same error (a wrong model name, a rejected key,
+    a server down): each is recorded, and the rest of the dataset is not tried prompt by prompt. 0: never stop."""
     progress: bool = True
     """Show a progress bar (stderr) with pairs/s and tokens/s per mode."""
 
@@ -412,6 +415,17 @@ class _Pending:
         return len(self.results) == len(MODES)
 
 
+class SystematicFailure(RuntimeError):
+    """Many prompts in a row failed with the same error: the run stopped instead of trying every prompt."""
+
+
+def error_signature(error: str) -> str:
+    """A failure reason without its per-request parts (the attempt count), to see the same error repeat."""
+    import re
+
+    return re.sub(r" \(gave up after \d+ attempts?\)$", "", error).strip()[:200]
+
+
 def generate(cfg: GenerateConfig, backend: Backend | None = None) -> dict[str, Any]:
     """Run (or resume) paired generation as ``cfg`` says; returns the summary (see ``summarize_store``)."""
     from ..flops import CONVENTIONS
@@ -473,9 +487,13 @@ def _run(cfg: GenerateConfig, backend: Backend) -> dict[str, Any]:
                     if m not in prior:
                         yield Job(item, m)
 
+        streak: list[Any] = [None, 0]  # the error shared by the last failed prompts, and how many in a row
+
         def finish(p: _Pending) -> None:
             failed = {m: r for m, r in p.results.items() if r.error}
             if failed:
+                sig = error_signature(next(iter(failed.values())).error or "")
+                streak[:] = [sig, streak[1] + 1 if streak[0] == sig else 1]
                 for m, r in failed.items():
                     store.add_failure(p.item.prompt_id, m, r.error or "", r.attempts)
                     if len(stats["failures"]) < 20:
@@ -485,7 +503,12 @@ def _run(cfg: GenerateConfig, backend: Backend) -> dict[str, Any]:
                         store.add_partial(p.item.prompt_id, m, r.to_state())
                 stats["failed_prompts"] += 1
                 progress.update(failed=1)
+                if cfg.fail_fast_after and streak[1] >= cfg.fail_fast_after:
+                    raise SystematicFailure(
+                        f"{streak[1]} prompts in a row failed with the same error, stopping (fail_fast_after = "
+                        f"{cfg.fail_fast_after}; every failure is recorded, a rerun retries them): {sig}")
                 return
+            streak[:] = [None, 0]
             pair = build_pair(p.item, p.results["ift"], p.results["reasoning"], backend=backend, counter=counter,
                               convention=cfg.flops_convention, check_disagreement=cfg.check_disagreement,
                               keep_text=cfg.keep_text)
