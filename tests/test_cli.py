@@ -41,3 +41,39 @@ def test_study_file_errors_exit_2_with_one_line(tmp_path):
     assert res.exit_code == 2 and "s.toml: [study]: unknown key(s) bogus" in " ".join(res.output.split())
     res = CliRunner().invoke(app, ["study", "run", "enormous"])
     assert res.exit_code == 2 and "unknown study 'enormous'" in res.output
+
+
+def _one_line_error(res, *expected):
+    text = " ".join(res.output.split())
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output  # no traceback
+    message = text[text.index("error: "):]  # after any progress line
+    assert all(e in message for e in expected), text
+
+
+def test_hostile_flops_inputs_get_one_line_errors(tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text('{"model_type": "qwen3", "vocab_size": 100, "hidden_size": 16, "intermediate_size": 32,'
+                   ' "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 8}')
+    runner = CliRunner()
+    empty, text, half = tmp_path / "empty.csv", tmp_path / "text.csv", tmp_path / "half.csv"
+    empty.write_text("")
+    text.write_text("prompt_tokens,generated_tokens\n3,4\nabc,5\n")
+    half.write_text("prompt_tokens,generated_tokens\n3,4.5\n")
+    for f, expected in ((empty, ["empty.csv: not a readable CSV table"]),
+                        (text, ["text.csv: row 2: prompt_tokens 'abc' is not a token count"]),
+                        (half, ["half.csv: row 1: generated_tokens 4.5 is not a token count"])):
+        _one_line_error(runner.invoke(app, ["flops", "--model-config", str(cfg), "--lengths", str(f)]), *expected)
+    zero = tmp_path / "zero.json"
+    zero.write_text(cfg.read_text().replace('"num_attention_heads": 2', '"num_attention_heads": 0'))
+    _one_line_error(runner.invoke(app, ["flops", "--model-config", str(zero), "--prompt-tokens", "3"]),
+                    "zero.json", "'num_attention_heads' must be positive, got 0")
+
+
+def test_generate_errors_keep_brackets_and_name_the_field(tmp_path):
+    runner = CliRunner()
+    _one_line_error(runner.invoke(app, ["generate", "--source", str(tmp_path / "[/x].jsonl")]),
+                    f"{tmp_path}/[/x].jsonl: no such prompt file")
+    g = tmp_path / "g.toml"
+    g.write_text("[generate]\nmax_retires = 3\n")
+    _one_line_error(runner.invoke(app, ["generate", "--config", str(g), "--source", "x"]),
+                    "g.toml: unknown key generate.max_retires")

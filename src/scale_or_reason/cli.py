@@ -299,13 +299,22 @@ def _read_lengths(path: Path) -> list[tuple[int, int]]:
 
     if not path.exists():
         _fail(f"{path}: no such file")
-    df = pd.read_json(path, lines=True) if path.suffix == ".jsonl" else pd.read_csv(path)
+    try:
+        df = pd.read_json(path, lines=True) if path.suffix == ".jsonl" else pd.read_csv(path)
+    except (ValueError, pd.errors.EmptyDataError, pd.errors.ParserError) as e:
+        _fail(f"{path}: not a readable {'JSONL' if path.suffix == '.jsonl' else 'CSV'} table ({' '.join(str(e).split())})")
+    if df.empty:
+        _fail(f"{path}: no rows")
     for col in ("prompt_tokens", "generated_tokens"):
         if col not in df.columns:
             _fail(f"{path}: missing column {col!r}")
-    bad = df[(df.prompt_tokens < 0) | (df.generated_tokens < 0)]
-    if len(bad):
-        _fail(f"{path}: negative token count on row {int(bad.index[0]) + 1}")
+        num = pd.to_numeric(df[col], errors="coerce")
+        bad = df.index[num.isna() | (num < 0) | (num != num.round())]
+        if len(bad):
+            i, value = int(bad[0]), df[col].iloc[int(bad[0])]
+            shown = repr(value) if isinstance(value, str) else str(value)
+            _fail(f"{path}: row {i + 1}: {col} {shown} is not a token count (a whole number >= 0)")
+        df[col] = num.astype(int)
     return [(int(p), int(g)) for p, g in zip(df.prompt_tokens, df.generated_tokens)]
 
 
@@ -416,6 +425,7 @@ def generate(
         shard_size=shard_size).items() if v is not None}
     if no_progress:
         options["progress"] = False
+    failed = False
     try:
         cfg = load_generate_config(config, **options) if config else GenerateConfig(**options)
         if not (cfg.source or import_source or export):
@@ -427,16 +437,15 @@ def generate(
         elif cfg.source:
             summary = run_generate(cfg)
             typer.echo(summary_json(summary) if as_json else format_summary(summary))
-            if summary.get("pending_failures"):  # what finished is stored; a rerun asks only for the rest
-                raise typer.Exit(1)
+            failed = bool(summary.get("pending_failures"))  # stored; a rerun asks only for the rest
         if export:
             drop = [f.strip() for f in (drop_flagged or "").split(",") if f.strip()]
             res = export_pairs(cfg.out, export, drop_flags=drop, overwrite=True)
             err.print(f"exported {res['rows']} pairs ({res['dropped']} left out) to {res['out']}")
     except (ValueError, FileNotFoundError, BackendError, SystematicFailure) as e:
-        from rich.markup import escape
-
-        _fail(escape(str(e)))  # messages may hold brackets, e.g. "scale-or-reason[openai]"
+        _fail(str(e))  # _fail escapes: messages may hold brackets, e.g. "scale-or-reason[openai]"
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

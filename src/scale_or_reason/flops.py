@@ -212,8 +212,15 @@ class Architecture:
             names = {f.name for f in fields(cls)}
             if {"num_layers", "num_heads", "ffn_matrices", "tie_embeddings"} <= set(config) <= names:
                 return cls(**config)  # the to_dict() form
+            for name in _POSITIVE_FIELDS:  # checked before transformers divides by them
+                v = config.get(name)
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and v <= 0:
+                    raise ValueError(f"config field {name!r} must be positive, got {v!r}")
             config = _dict_to_config(dict(config))
-        return _parse(_Fields(config))
+        try:
+            return _parse(_Fields(config))
+        except ZeroDivisionError:
+            raise ValueError("config: a size field is 0 (" + ", ".join(_POSITIVE_FIELDS) + ")") from None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (JSON-serialisable); ``from_config(d)`` reads it back."""
@@ -319,6 +326,10 @@ class Architecture:
 # --------------------------------------------------------------------------------------------------
 # Reading configs
 # --------------------------------------------------------------------------------------------------
+
+
+_POSITIVE_FIELDS = ("hidden_size", "num_attention_heads", "num_key_value_heads", "num_hidden_layers",
+                    "intermediate_size", "vocab_size", "head_dim")
 
 
 class _Fields:
