@@ -35,7 +35,8 @@ class FaultServer:
     reasoning mode only). ``[inline]`` answers with ``<think>`` inline in ``content``; ``[reasoning]``
     uses the ``reasoning`` field; others ``reasoning_content``. ``[long]`` is cut at the token cap; ``[abort]``,
     ``[filter]``, ``[error]`` and ``[nofinish]`` end the IFT answer with that finish reason (or none);
-    ``[usagelist]`` sends ``usage`` as a list, ``[finishobj]`` a ``finish_reason`` object;
+    ``[usagelist]`` sends ``usage`` as a list, ``[finishobj]`` a ``finish_reason`` object; ``[echo401]`` refuses
+    with a 401 whose body quotes the Authorization header;
     ``[always]`` reasons whatever the switch says (a teacher without a toggle).
     """
 
@@ -71,6 +72,9 @@ class FaultServer:
                     await asyncio.sleep(hang_s)
                 if "[badjson]" in prompt:
                     return Response("{not json", media_type="application/json")
+                if "[echo401]" in prompt:  # a careless server quoting the credentials it refused
+                    got = request.headers.get("authorization", "")
+                    return JSONResponse({"error": {"message": f"invalid credentials: {got}"}}, 401)
             answer = f"The answer to <{prompt}> is \\boxed{{{len(prompt)}}}."
             trace = f"Let me think about <{prompt}> step by step." if thinking or "[always]" in prompt else ""
             finish = "stop"
@@ -273,6 +277,51 @@ def test_an_unset_key_is_refused_for_a_remote_server_only(monkeypatch):
     OpenAIBackend("m", get_profile("qwen3"), base_url="http://127.0.0.1:8000/v1", api_key_env="SOR_TEST_KEY")
     monkeypatch.setenv("SOR_TEST_KEY", "sentinel-key")
     OpenAIBackend("m", get_profile("qwen3"), base_url="http://10.1.2.3:8000/v1", api_key_env="SOR_TEST_KEY")
+
+
+def test_a_key_echoed_by_the_server_is_in_no_artefact_and_no_output(tmp_path, monkeypatch, capsys):
+    from scale_or_reason.teacher.runner import format_summary
+
+    sentinel = "sk-sentinel-7f3a9c1e"
+    monkeypatch.setenv("OPENAI_API_KEY", sentinel)
+    src = _write_prompts(tmp_path / "p.jsonl", ["refused [echo401]", "fine"])
+    with FaultServer() as srv:
+        s = generate(_cfg(src, tmp_path / "o", srv.url))
+    assert s["pending_failures"] == 1 and "invalid credentials: Bearer ***" in s["failures"][0]["reason"]
+    print(format_summary(s))
+    assert sentinel not in capsys.readouterr().out + json.dumps(s, default=str)
+    for f in (tmp_path / "o").rglob("*"):
+        if f.is_file():
+            assert sentinel.encode() not in f.read_bytes(), f
+
+
+def test_sigterm_writes_the_buffered_pairs_before_exiting(tmp_path):
+    """A preempted job (SIGTERM) keeps what it generated: the store flushes its buffer (here larger than the run
+    gets to) before the process exits with 143."""
+    prompts = [f"Question {i}?" for i in range(400)]
+    src = _write_prompts(tmp_path / "p.jsonl", prompts)
+    out = tmp_path / "o"
+    env = dict(os.environ, NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1")
+    with FaultServer(delay_s=0.02) as srv:
+        srv.faulty = False
+        cmd = [sys.executable, "-m", "scale_or_reason.cli", "generate", "--source", str(src), "--out", str(out),
+               "--backend", "openai", "--model", "toy", "--base-url", srv.url, "--profile", "qwen3",
+               "--concurrency", "8", "--shard-size", "100000", "--no-progress"]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(srv.bodies) < 60:
+                if proc.poll() is not None:
+                    pytest.fail(f"generation ended early: {proc.stderr.read().decode()[-2000:]}")
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 143
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.stderr.close()
+    kept = read_pairs(out)
+    assert 0 < len(kept) < len(prompts) and not list(out.glob("pairs-*.parquet.tmp*"))
 
 
 def test_toggle_ignoring_teacher_is_stopped(tmp_path):

@@ -176,10 +176,10 @@ class OpenAIBackend(Backend):
             except oa.APIStatusError as e:
                 status = e.status_code
                 reason = f"HTTP {status}: {_short(e)}"
-                if status == 429:
+                if status in (429, 503):  # both may say when to come back
                     retry_after = _retry_after(e)
                 elif status < 500 and status not in (408, 409):
-                    return ModeResult(job, error=reason, attempts=attempts)
+                    return ModeResult(job, error=self._redact(reason), attempts=attempts)
             except oa.APIConnectionError as e:
                 reason = f"connection error: {_short(e)}"
             except _Malformed as e:
@@ -188,7 +188,13 @@ class OpenAIBackend(Backend):
                 reason = f"malformed response: {type(e).__name__}: {_short(e)}"  # prompt fails, the run goes on
             if attempt < self.max_retries:
                 await asyncio.sleep(self._backoff(attempt, retry_after))
-        return ModeResult(job, error=f"{reason} (gave up after {attempts} attempts)", attempts=attempts)
+        return ModeResult(job, error=self._redact(f"{reason} (gave up after {attempts} attempts)"), attempts=attempts)
+
+    def _redact(self, text: str) -> str:
+        """``text`` with the API key replaced by ``***``: a server may echo the key in its error body, and
+        failure reasons are stored and printed."""
+        key = os.environ.get(self.api_key_env)
+        return text.replace(key, "***") if key and len(key) >= 4 else text
 
     async def _main(self, jobs: Iterable[Job], out: queue.Queue, stop: threading.Event) -> None:
         client = self.openai.AsyncOpenAI(base_url=self.base_url, api_key=api_key(self.api_key_env, self.base_url),

@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import re
@@ -415,6 +416,32 @@ class _Pending:
         return len(self.results) == len(MODES)
 
 
+class Terminated(SystemExit):
+    """SIGTERM (a cluster's preemption, ``kill``) arrived: raised in the main thread so the store flushes."""
+
+
+@contextlib.contextmanager
+def terminated_unwinds() -> Iterator[None]:
+    """Within it, SIGTERM raises ``Terminated`` (exit status 143) instead of ending the process on the spot, so
+    ``with`` blocks close: the pair store writes the pairs it buffered (up to a shard) before the process
+    exits. Outside the main thread (no signal handlers there) it does nothing."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class SystematicFailure(RuntimeError):
     """Many prompts in a row failed with the same error: the run stopped instead of trying every prompt."""
 
@@ -456,7 +483,8 @@ def _run(cfg: GenerateConfig, backend: Backend) -> dict[str, Any]:
     t0 = time.monotonic()
     stats = {"new_pairs": 0, "skipped": 0, "failed_prompts": 0, "failures": []}
     tokens = {"ift": 0, "reasoning": 0}
-    with PairStore(cfg.out, manifest, shard_size=cfg.shard_size, flush_seconds=cfg.flush_seconds) as store:
+    with terminated_unwinds(), \
+            PairStore(cfg.out, manifest, shard_size=cfg.shard_size, flush_seconds=cfg.flush_seconds) as store:
         done = store.done_ids()
         partials = store.partials(done)
         progress = _Progress(cfg.progress, count_prompts(cfg.source, split=cfg.split, limit=cfg.limit))
