@@ -304,3 +304,27 @@ def test_select_keeps_the_best_mean_dev_accuracy_and_the_smaller_scale_on_ties(t
     answers("s1-ift.lr2", "d2", [1, 1])
     assert stages._select(None, task, tmp_path)["run"] == "s1-ift.lr2"
     assert stages.chosen_run(tmp_path, "s1-ift") == "s1-ift.lr2"
+
+
+def test_a_second_run_in_the_same_study_directory_is_refused_while_one_runs(tmp_path):
+    """Two `sor study run` in one directory would train and write the same tasks at once: the second is refused
+    (a lock the OS drops when the first process ends, even killed) and writes nothing."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "study"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from scale_or_reason.util import acquire_lock; "
+        f"h = acquire_lock(Path({str(out / '.lock')!r}), 'busy'); print('held', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ValueError, match="another `sor study run` is running in this study directory"):
+            run_study(load_study_file("quick"), out, only=["tokenizer"])
+        assert sorted(p.name for p in out.iterdir()) == [".lock"]
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    run_study(load_study_file("quick"), out, only=["tokenizer"])  # the holder died: the lock is free
+    assert task_states(expand(load_study_file("quick")), out)["tokenizer"].status == "done"

@@ -50,6 +50,23 @@ def read_json(path: Path) -> Any:
         raise ValueError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
 
 
+def acquire_lock(path: Path, busy: str) -> Any:
+    """Take an exclusive, non-blocking ``flock`` on ``path`` (created); returns the open handle that holds it
+    (close it to release; the OS releases it when the process dies, so a killed run never leaves it held).
+    Raises ``ValueError(busy)`` when another process holds it. Not POSIX: returns None (no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, one writer is the user's job
+        return None
+    fh = open(path, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise ValueError(busy) from None
+    return fh
+
+
 def stable_hash(obj: Any, length: int = 12) -> str:
     """A short hash of a JSON-serialisable object, stable across runs and machines."""
     blob = json.dumps(obj, sort_keys=True, default=str).encode()

@@ -40,7 +40,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..util import read_json
+from ..util import acquire_lock, read_json
 from .config import StudyConfig, load_study_file, shipped_studies
 from .executors import LocalExecutor, RunSummary, SlurmExecutor, make_executor, run_task
 from .graph import Task, TaskState, expand, task_states
@@ -69,7 +69,13 @@ def run_study(cfg: StudyConfig, out: str | Path, *, executor: str | None = None,
     every = expand(cfg)
     tasks = _with_dependencies(every, only) if only else every
     t0 = time.time()
-    summary: RunSummary = make_executor(cfg, executor).run(cfg, tasks, out)
+    # one `sor study run` per directory: two would train and write the same tasks at once
+    lock = acquire_lock(out / ".lock", f"{out}: another `sor study run` is running in this study directory")
+    try:
+        summary: RunSummary = make_executor(cfg, executor).run(cfg, tasks, out)
+    finally:
+        if lock is not None:
+            lock.close()
     states = task_states(every, out)
     result = {"study": str(out), "report": str(out / "report" / "report.html"), "results": str(out / "results.csv"),
               "trained": [t.partition("/")[2] for t in summary.done if t.startswith("train/")],

@@ -45,7 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..records import PairedSample
-from ..util import atomic_path, read_json, write_json
+from ..util import acquire_lock, atomic_path, read_json, write_json
 
 __all__ = [
     "PAIR_SCHEMA",
@@ -236,18 +236,8 @@ class PairStore:
                 self._lock_fh = None
 
     def _acquire_lock(self) -> None:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: no lock, one writer is the user's job
-            return
-        fh = open(self.state / "lock", "a+")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.close()
-            raise ValueError(f"{self.dir}: another run is writing to this pair store "
-                             f"(lock {self.state / 'lock'})") from None
-        self._lock_fh = fh
+        self._lock_fh = acquire_lock(self.state / "lock", f"{self.dir}: another run is writing to this pair store "
+                                                          f"(lock {self.state / 'lock'})")
 
     def _check_manifest(self, manifest: dict[str, Any]) -> None:
         path = self.state / "manifest.json"
