@@ -134,3 +134,21 @@ def test_results_csv_round_trip(tmp_path):
     with pytest.raises(ValueError, match="fractions"):
         load_study(path)
     assert np.isfinite(results.train_flops).all()
+
+
+@pytest.mark.parametrize("column, value, expected", [
+    ("accuracy", "1.5", "row 3: accuracy = 1.5 is not a number in [0, 1]"),
+    ("n", "-3", "row 3: n = -3 is not a number >= 0"),
+    ("train_flops", "lots", "row 3: train_flops = 'lots' is not a number >= 0"),
+])
+def test_a_results_table_with_out_of_range_numbers_is_refused_naming_row_and_column(tmp_path, column, value,
+                                                                                     expected):
+    df = pd.read_csv(example_path(), dtype=str)
+    if column not in df.columns:
+        df[column] = "100"
+    df.loc[2, column] = value
+    bad = tmp_path / "bad.csv"
+    df.to_csv(bad, index=False)
+    res = CliRunner().invoke(app, ["analyze", str(bad), "--out", str(tmp_path / "rep")])
+    assert res.exit_code == 2 and f"bad.csv: {expected}" in " ".join(res.output.split()), res.output
+    assert not (tmp_path / "rep").exists()

@@ -335,7 +335,8 @@ def analyze(
         report = write_report(analysis, out or (source / "report" if source.is_dir() else Path("sor-analysis")),
                               title=f"Scale or reason? — {source.name}", config=data.config)
     except (ValueError, KeyError, FileNotFoundError) as e:
-        _fail(f"{source}: {e}")
+        msg = str(e)
+        _fail(msg if msg.startswith(str(source)) else f"{source}: {msg}")  # the file named once
     if as_json:
         full = analysis.to_dict()
         facts = {v["family"]: v for v in full["verdicts"]}

@@ -30,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from scale_or_reason.analysis.formatting import finite
@@ -70,7 +71,36 @@ def read_table(path: Path) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: missing required column(s) {missing} of the results schema")
+    check_ranges(df, str(path))
     return df
+
+
+RANGES: dict[str, tuple[float, float]] = {
+    "accuracy": (0.0, 1.0), "ci_low": (0.0, 1.0), "ci_high": (0.0, 1.0), "baseline": (0.0, 1.0),
+    "truncated_fraction": (0.0, 1.0), "n": (0.0, np.inf), "parameters": (1.0, np.inf),
+    "non_embedding_parameters": (0.0, np.inf), "train_flops": (0.0, np.inf), "inference_flops_mean": (0.0, np.inf),
+    "generated_tokens_mean": (0.0, np.inf),
+}
+"""The range of each numeric column of a results table (empty cells are allowed: a jury-only benchmark has no
+rule accuracy); a value outside it is an error naming the file, row and column, never analysed."""
+
+
+def check_ranges(df: pd.DataFrame, where: str) -> None:
+    """Raise ``ValueError`` at the first cell of ``df`` that is not a number in its column's ``RANGES``."""
+    for col, (lo, hi) in RANGES.items():
+        if col not in df.columns:
+            continue
+        raw = df[col]
+        num = pd.to_numeric(raw, errors="coerce")
+        bad = (raw.notna() & num.isna()) | (num < lo) | (num > hi)
+        if col == "n":
+            bad |= num.notna() & (num != num.round())
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            value = raw.iloc[i]
+            shown = repr(value) if isinstance(value, str) and num.isna().iloc[i] else f"{float(value):g}"
+            bound = f"in [{lo:g}, {hi:g}]" if np.isfinite(hi) else f">= {lo:g}"
+            raise ValueError(f"{where}: row {i + 1}: {col} = {shown} is not a number {bound}")
 
 
 def results_path(study_dir: Path) -> Path:
