@@ -97,26 +97,11 @@ def base_documents(cfg: StudyConfig, tokenizer: Any) -> list[str]:
 def _tokenizer(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     from transformers import AutoTokenizer
 
-    from ..synthetic.tasks import generate_tasks
-    from ..synthetic.teacher import SyntheticTeacher
-    from ..synthetic.tokenizer import build_tokenizer, save_tokenizer
+    from ..synthetic.tokenizer import embedded_tokenizer, save_tokenizer
 
-    from ..synthetic.corpus import CorpusConfig, base_corpus
-
-    teacher = SyntheticTeacher()
-    corpus = []
-    for fam in cfg.tokenizer.families:
-        for t in generate_tasks(fam, 400, split="train", seed=10_000):
-            on = teacher.answer(t, enable_thinking=True)
-            # the texts as the chat template lays them out, so role names become single tokens too
-            corpus += [f"user\n{t.prompt}", f"assistant\n{on.trace}", on.answer]
-    # the world's names and the drills, once each (the base corpus without repeats, no chat drills)
-    corpus += base_corpus(CorpusConfig(fact_repeats=1, arithmetic_repeats=1, option_drills=200, chat_drills=0))
     tdir = out / "tokenizer"
     shutil.rmtree(tdir, ignore_errors=True)
-    from ..synthetic.tasks import world
-
-    save_tokenizer(build_tokenizer(corpus, vocab_size=cfg.tokenizer.vocab, words=sorted(world())), tdir)
+    save_tokenizer(embedded_tokenizer(cfg.tokenizer.families, cfg.tokenizer.vocab), tdir)
     AutoTokenizer.from_pretrained(tdir)  # fail here, not mid-training, if the directory does not load
     return {"tokenizer": str(tdir)}
 

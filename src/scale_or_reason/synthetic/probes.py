@@ -15,6 +15,10 @@ They check the design, not the verdict (``docs/embedded.md``):
   answer's ``The answer is red`` without) and must put the highest probability on the right marker among
   `` (A)``..`` (D)``; and, given everything up to ``\\boxed{``, on the right letter. High accuracy means
   that, once the value is known, finding the letter is learned.
+* :func:`boxed_value_probe` — open-ended answers, teacher-forced: the student is fed the prompt and (with
+  ``thinking``) the gold trace, then ``The answer is \\boxed{``, and must rank the right value first among
+  every value the family can take. Without a trace it is the one-pass answer; with it, what the written steps
+  make available.
 
 Example::
 
@@ -142,3 +146,26 @@ def letter_probe(model_dir: str | Path, tasks: list[Task], thinking: bool) -> di
     n = len(mc)
     return {"marker_accuracy": marker_right / n if n else float("nan"),
             "letter_accuracy": letter_right / n if n else float("nan"), "n": n, "chance": 1 / len(LETTERS)}
+
+
+def boxed_value_probe(model_dir: str | Path, tasks: list[Task], thinking: bool) -> dict[str, Any]:
+    """Teacher-forced open-ended accuracy: the most likely value inside ``\\boxed{`` after the prompt (and, with
+    ``thinking``, the gold trace), among every value the task's family can take (Math: ``0..MAX_VALUE``;
+    General: the asked attribute's values). Returns ``accuracy``, ``n`` and ``chance`` (mean over tasks)."""
+    model, tok = _load(model_dir)
+    teacher = SyntheticTeacher()
+    right, chance = 0, 0.0
+    for task in tasks:
+        values = ([str(v) for v in range(MAX_VALUE + 1)] if task.family.startswith("Math")
+                  else list(ATTRIBUTES[task.attribute]))
+        out = teacher.answer(task, enable_thinking=thinking)
+        msgs = [{"role": "user", "content": task.prompt}]
+        prefix = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, enable_thinking=thinking)
+        if thinking:
+            prefix += think_text(out.trace, "")
+        prefix += out.answer[: out.answer.index("\\boxed{") + len("\\boxed{")]
+        scores = _continuation_logprobs(model, tok, prefix, [f"{v}}}" for v in values])
+        right += values[max(range(len(values)), key=scores.__getitem__)] == task.reference
+        chance += 1 / len(values)
+    n = len(tasks)
+    return {"accuracy": right / n if n else float("nan"), "n": n, "chance": chance / n if n else float("nan")}

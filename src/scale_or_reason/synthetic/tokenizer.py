@@ -100,6 +100,24 @@ def build_tokenizer(corpus: Iterable[str], vocab_size: int = 512, words: Iterabl
     return fast
 
 
+def embedded_tokenizer(families: Iterable[str], vocab_size: int = 512) -> PreTrainedTokenizerFast:
+    """The embedded study's tokenizer: BPE trained on the teacher's texts of ``families`` (as the chat template
+    lays them out, so role names become single tokens) and the base corpus without repeats; every entity name
+    of the world is one token."""
+    from .corpus import CorpusConfig, base_corpus
+    from .tasks import generate_tasks, world
+    from .teacher import SyntheticTeacher
+
+    teacher = SyntheticTeacher()
+    corpus = []
+    for fam in families:
+        for t in generate_tasks(fam, 400, split="train", seed=10_000):
+            on = teacher.answer(t, enable_thinking=True)
+            corpus += [f"user\n{t.prompt}", f"assistant\n{on.trace}", on.answer]
+    corpus += base_corpus(CorpusConfig(fact_repeats=1, arithmetic_repeats=1, option_drills=200, chat_drills=0))
+    return build_tokenizer(corpus, vocab_size=vocab_size, words=sorted(world()))
+
+
 def save_tokenizer(tok: PreTrainedTokenizerFast, path: Path) -> Path:
     """Save as a Hugging Face tokenizer directory (``tokenizer.json`` + config + chat template)."""
     path = Path(path)
