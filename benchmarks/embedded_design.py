@@ -52,6 +52,9 @@ def main() -> int:
             cells += ["-", "-", "-", "-"]
         for arm, thinking in (("ift", False), ("reasoning", True)):
             run = args.study / "runs" / f"{name}-{arm}"
+            chosen = args.study / "select" / f"{name}-{arm}.json"
+            if chosen.exists():  # a learning-rate grid: seed 0 is the grid run the dev split chose
+                run = args.study / "runs" / json.loads(chosen.read_text())["run"]
             cells.append(f"{100 * letter_probe(run, mc, thinking)['marker_accuracy']:.0f}%" if run.exists() else "-")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
         print(lines[-1], flush=True)
