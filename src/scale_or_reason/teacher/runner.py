@@ -448,8 +448,6 @@ class SystematicFailure(RuntimeError):
 
 def error_signature(error: str) -> str:
     """A failure reason without its per-request parts (the attempt count), to see the same error repeat."""
-    import re
-
     return re.sub(r" \(gave up after \d+ attempts?\)$", "", error).strip()[:200]
 
 
