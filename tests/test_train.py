@@ -81,8 +81,8 @@ def test_ledger_tokens_equal_the_dataloaders_non_pad_tokens(tiny_setup, tmp_path
     tdir, pairs = tiny_setup
     samples = build_arm(pairs, Arm.parse("sequential:0.5"), 64)
     cfg = TrainConfig(batch_size=32, micro_batch_size=16, tensorboard=False)
-    trainer, _ = make_trainer(StudentSpec(name="t", config=TINY_QWEN3), "sequential:0.5", samples, tdir,
-                              tmp_path / "probe", cfg)
+    trainer = make_trainer(StudentSpec(name="t", config=TINY_QWEN3), "sequential:0.5", samples, tdir,
+                           tmp_path / "probe", cfg).trainer
     seen = [int(b["attention_mask"].sum()) for b in trainer.get_train_dataloader()]
     ledger = train_student(StudentSpec(name="t", config=TINY_QWEN3), "sequential:0.5", samples, tdir,
                            tmp_path / "run", cfg)

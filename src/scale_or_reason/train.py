@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -380,10 +381,121 @@ def _render_arm(arm: StreamedArm, tok: Any, think: str, run_dir: Path, data_dir:
                          f"(first: {missing!r})")
 
 
+@dataclass
+class PreparedRun:
+    """What ``make_trainer`` builds: the trainer, its step ledger, and the run's derived values."""
+
+    trainer: Any
+    """The ``SFTTrainer`` (a ``LedgerTrainer``), ready to ``train()``."""
+    ledger: Any
+    """The ``StepLedger`` callback: ``rows`` holds one row per optimiser step once trained."""
+    arch: Architecture
+    """The student's architecture, as the ledger counts it."""
+    lr: float
+    """Peak learning rate of the run (``peak_learning_rate``)."""
+    steps: int
+    """Optimiser steps of the whole run."""
+    warmup: int
+    """Warmup steps of the schedule."""
+    decay: int
+    """Decay steps of the schedule."""
+    tokenizer: Any
+    """The student's tokenizer (with the think switch added when its template lacked one)."""
+    lora: LoRA | None
+    """The LoRA setting the ledger counts, or None."""
+
+
+@functools.cache
+def trainer_classes() -> tuple[type, type, type]:
+    """``(StepLedger, LedgerTrainer, QuietProgress)``: defined once, on first use — not at import, because their
+    bases (transformers' ``TrainerCallback``, TRL's ``SFTTrainer``) take seconds to import and most commands
+    (plan, analyze, generate) never train.
+
+    * ``StepLedger(log_path, arch, lora, tensorboard_dir)`` writes one ``train_log.jsonl`` row per optimiser
+      step (samples, tokens, loss, LR, FLOPs) from the lengths ``LedgerTrainer`` hands it;
+    * ``LedgerTrainer(..., step_ledger=)`` reads each micro-batch's sample lengths before the step (gathered
+      over ranks);
+    * ``QuietProgress`` is transformers' progress bar without the per-step metrics dict under it.
+    """
+    import torch
+    from transformers import TrainerCallback
+    from transformers.trainer_callback import ProgressCallback
+    from trl import SFTTrainer
+
+    class StepLedger(TrainerCallback):
+        def __init__(self, log_path: Path, arch: Architecture, lora: LoRA | None, tensorboard_dir: Path | None):
+            self.log_path, self.arch, self.lora, self.tensorboard_dir = Path(log_path), arch, lora, tensorboard_dir
+            self.pending: list[int] = []
+            self.rows: list[dict[str, Any]] = []
+            self.writer = None
+
+        def on_train_begin(self, args, state, control, **kw):
+            # On resume, keep the rows of the steps the checkpoint holds and continue after them.
+            kept = []
+            if self.log_path.exists() and state.global_step > 0:
+                kept = [json.loads(x) for x in self.log_path.read_text().splitlines() if x.strip()]
+                kept = [r for r in kept if r["step"] <= state.global_step]
+            self.rows = kept
+            if not state.is_world_process_zero:
+                return
+            self.log_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+            if self.tensorboard_dir is not None:
+                try:
+                    from torch.utils.tensorboard import SummaryWriter
+
+                    self.writer = SummaryWriter(str(self.tensorboard_dir))
+                except ImportError:  # tensorboard not installed: the JSONL ledger is the record
+                    self.writer = None
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if not logs or "loss" not in logs or not self.pending:
+                return
+            lengths, self.pending = self.pending, []
+            flops = train_flops(self.arch, lengths, lora=self.lora)
+            cum = (self.rows[-1]["cumulative_flops"] if self.rows else 0.0) + flops
+            row = {"step": state.global_step, "samples": len(lengths), "tokens": sum(lengths),
+                   "loss": float(logs["loss"]), "learning_rate": float(logs.get("learning_rate", float("nan"))),
+                   "flops": flops, "cumulative_flops": cum, "convention": "paper"}
+            self.rows.append(row)
+            if not state.is_world_process_zero:
+                return
+            with open(self.log_path, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            if self.writer is not None:
+                for k in ("loss", "learning_rate", "tokens", "cumulative_flops"):
+                    self.writer.add_scalar(f"train/{k}", row[k], state.global_step)
+
+        def on_train_end(self, args, state, control, **kw):
+            if self.writer is not None:
+                self.writer.close()
+
+    class LedgerTrainer(SFTTrainer):
+        def __init__(self, *args: Any, step_ledger: StepLedger, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            self.step_ledger = step_ledger
+
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            lengths = _sample_lengths(inputs)
+            acc = self.accelerator
+            if acc.num_processes > 1:  # every rank trains its own micro-batch: the ledger counts them all
+                t = torch.tensor(lengths, device=acc.device)
+                t = acc.gather(acc.pad_across_processes(t, pad_index=-1))
+                lengths = [int(x) for x in t.tolist() if x >= 0]
+            self.step_ledger.pending.extend(lengths)
+            return super().training_step(model, inputs, num_items_in_batch)
+
+    class QuietProgress(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kw):
+            return None
+
+    return StepLedger, LedgerTrainer, QuietProgress
+
+
 def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples | None, tokenizer_dir: Path,
                  run_dir: Path, cfg: TrainConfig, *, callbacks: list | None = None, empty_think: str | None = None,
                  texts: list[str] | None = None):
-    """Build the ``SFTTrainer`` of one run, and its step ledger; returns ``(trainer, ledger_callback)``.
+    """Build the ``SFTTrainer`` of one run and its step ledger; returns them with the run's derived values
+    (``PreparedRun``).
 
     The trainer consumes the arm's samples in order (sequential sampler) with a global batch of
     ``cfg.batch_size`` samples; the ledger callback records, per optimiser step, the samples and
@@ -394,8 +506,8 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples | None, toke
     import datasets
     import torch
     from datasets import Dataset
-    from transformers import AutoTokenizer, TrainerCallback
-    from trl import SFTConfig, SFTTrainer
+    from transformers import AutoTokenizer
+    from trl import SFTConfig
 
     from .data import add_think_switch, render
 
@@ -451,66 +563,8 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples | None, toke
     lora = _lora(cfg)
     log_path = Path(run_dir) / "train_log.jsonl"
 
-    class StepLedger(TrainerCallback):
-        """Writes one ``train_log.jsonl`` row per optimiser step: samples, tokens, loss, LR, FLOPs."""
-
-        def __init__(self) -> None:
-            self.pending: list[int] = []
-            self.rows: list[dict[str, Any]] = []
-            self.writer = None
-
-        def on_train_begin(self, args, state, control, **kw):
-            # On resume, keep the rows of the steps the checkpoint holds and continue after them.
-            kept = []
-            if log_path.exists() and state.global_step > 0:
-                kept = [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()]
-                kept = [r for r in kept if r["step"] <= state.global_step]
-            self.rows = kept
-            if not state.is_world_process_zero:
-                return
-            log_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
-            if cfg.tensorboard:
-                try:
-                    from torch.utils.tensorboard import SummaryWriter
-
-                    self.writer = SummaryWriter(str(Path(run_dir) / "tensorboard"))
-                except ImportError:  # tensorboard not installed: the JSONL ledger is the record
-                    self.writer = None
-
-        def on_log(self, args, state, control, logs=None, **kw):
-            if not logs or "loss" not in logs or not self.pending:
-                return
-            lengths, self.pending = self.pending, []
-            flops = train_flops(arch, lengths, lora=lora)
-            cum = (self.rows[-1]["cumulative_flops"] if self.rows else 0.0) + flops
-            row = {"step": state.global_step, "samples": len(lengths), "tokens": sum(lengths),
-                   "loss": float(logs["loss"]), "learning_rate": float(logs.get("learning_rate", float("nan"))),
-                   "flops": flops, "cumulative_flops": cum, "convention": "paper"}
-            self.rows.append(row)
-            if not state.is_world_process_zero:
-                return
-            with open(log_path, "a") as fh:
-                fh.write(json.dumps(row) + "\n")
-            if self.writer is not None:
-                for k in ("loss", "learning_rate", "tokens", "cumulative_flops"):
-                    self.writer.add_scalar(f"train/{k}", row[k], state.global_step)
-
-        def on_train_end(self, args, state, control, **kw):
-            if self.writer is not None:
-                self.writer.close()
-
-    ledger_cb = StepLedger()
-
-    class LedgerTrainer(SFTTrainer):
-        def training_step(self, model, inputs, num_items_in_batch=None):
-            lengths = _sample_lengths(inputs)
-            acc = self.accelerator
-            if acc.num_processes > 1:  # every rank trains its own micro-batch: the ledger counts them all
-                t = torch.tensor(lengths, device=acc.device)
-                t = acc.gather(acc.pad_across_processes(t, pad_index=-1))
-                lengths = [int(x) for x in t.tolist() if x >= 0]
-            ledger_cb.pending.extend(lengths)
-            return super().training_step(model, inputs, num_items_in_batch)
+    StepLedger, LedgerTrainer, QuietProgress = trainer_classes()
+    ledger_cb = StepLedger(log_path, arch, lora, Path(run_dir) / "tensorboard" if cfg.tensorboard else None)
 
     args = SFTConfig(
         output_dir=str(Path(run_dir) / "trainer"),
@@ -536,14 +590,11 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples | None, toke
         bf16=cfg.bf16 if cfg.bf16 is not None else bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported()),
     )
     trainer = LedgerTrainer(model=model, args=args, train_dataset=train_dataset, processing_class=tok,
-                            optimizers=(optimizer, scheduler), callbacks=[ledger_cb, *(callbacks or [])])
+                            optimizers=(optimizer, scheduler), callbacks=[ledger_cb, *(callbacks or [])],
+                            step_ledger=ledger_cb)
     # The per-step metrics go to train_log.jsonl (and TensorBoard); the console keeps only the progress bar
     # (transformers' ProgressCallback would also print every step's metrics dict under it).
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
-    class QuietProgress(ProgressCallback):
-        def on_log(self, args, state, control, logs=None, **kw):
-            return None
 
     for cb in (ProgressCallback, PrinterCallback):
         if trainer.pop_callback(cb) is not None and cb is ProgressCallback:
@@ -552,9 +603,8 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples | None, toke
         raise RuntimeError(f"run {Path(run_dir).name}: the trainer kept {len(trainer.train_dataset)} of "
                            f"{n_samples} samples (fully masked or empty completions?); arms must have equal "
                            "sample counts")
-    trainer.sor_meta = {"arch": arch, "lr": lr, "steps": steps, "warmup": warmup, "decay": decay, "tokenizer": tok,
-                        "lora": lora}
-    return trainer, ledger_cb
+    return PreparedRun(trainer=trainer, ledger=ledger_cb, arch=arch, lr=lr, steps=steps, warmup=warmup, decay=decay,
+                       tokenizer=tok, lora=lora)
 
 
 def _start(run_dir: Path, key: str) -> dict[str, Any] | None:
@@ -625,19 +675,19 @@ def train_student(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_
     finished = _start(run_dir, key)
     if finished is not None:
         return finished
-    trainer, ledger_cb = make_trainer(spec, arm_name, samples, tokenizer_dir, run_dir, cfg, callbacks=callbacks,
-                                      empty_think=empty_think)
-    meta = trainer.sor_meta
+    prepared = make_trainer(spec, arm_name, samples, tokenizer_dir, run_dir, cfg, callbacks=callbacks,
+                            empty_think=empty_think)
+    trainer = prepared.trainer
     fitted = _fit(trainer, run_dir)
     if fitted is None:
         return {}
     model, state_dict, wall = fitted
-    if meta["lora"] is not None:
+    if prepared.lora is not None:
         model.save_pretrained(run_dir / "adapter")  # the adapter alone (safetensors)
         model, state_dict = model.merge_and_unload(), None  # evaluation loads a plain checkpoint
     # model.save_pretrained, not trainer.save_model: the latter also pickles training_args.bin.
     model.save_pretrained(run_dir, state_dict=state_dict, safe_serialization=True)
-    meta["tokenizer"].save_pretrained(run_dir)
+    prepared.tokenizer.save_pretrained(run_dir)
     write_json(run_dir / "train_config.json", {"spec": asdict(spec), "arm": arm_name, "train": asdict(cfg)})
 
     tokenized = trainer.train_dataset
@@ -649,11 +699,12 @@ def train_student(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_
         for (pid, fmt), n, c in zip(sample_ids(samples), lengths, completion_tokens):
             fh.write(json.dumps({"prompt_id": pid, "format": fmt, "tokens": n,
                                  "completion_tokens": c}) + "\n")
-    rows = ledger_cb.rows
-    arch = meta["arch"]
+    rows = prepared.ledger.rows
+    arch = prepared.arch
     ledger = {
         "student": spec.name, "arm": arm_name, "samples": len(lengths), "epochs": cfg.epochs,
-        "steps": meta["steps"], "warmup_steps": meta["warmup"], "decay_steps": meta["decay"], "peak_lr": meta["lr"],
+        "steps": prepared.steps, "warmup_steps": prepared.warmup, "decay_steps": prepared.decay,
+        "peak_lr": prepared.lr,
         "tokens": sum(r["tokens"] for r in rows), "completion_tokens": sum(completion_tokens) * cfg.epochs,
         "truncated_samples": sum(1 for n in lengths if n >= cfg.max_length),
         "train_flops": rows[-1]["cumulative_flops"] if rows else 0.0, "convention": "paper",
@@ -690,21 +741,20 @@ def pretrain_base(spec: StudentSpec, texts: list[str], tokenizer_dir: Path, run_
     finished = _start(run_dir, key)
     if finished is not None:
         return finished
-    trainer, ledger_cb = make_trainer(spec, "base", None, tokenizer_dir, run_dir, cfg, callbacks=callbacks,
-                                      texts=list(texts))
-    meta = trainer.sor_meta
+    prepared = make_trainer(spec, "base", None, tokenizer_dir, run_dir, cfg, callbacks=callbacks, texts=list(texts))
+    trainer = prepared.trainer
     fitted = _fit(trainer, run_dir)
     if fitted is None:
         return {}
     model, state_dict, wall = fitted
     model.save_pretrained(run_dir, state_dict=state_dict, safe_serialization=True)
-    meta["tokenizer"].save_pretrained(run_dir)
+    prepared.tokenizer.save_pretrained(run_dir)
     write_json(run_dir / "train_config.json", {"spec": asdict(spec), "stage": "base", "train": asdict(cfg)})
-    rows = ledger_cb.rows
-    arch = meta["arch"]
+    rows = prepared.ledger.rows
+    arch = prepared.arch
     ledger = {
-        "student": spec.name, "stage": "base", "samples": len(texts), "epochs": cfg.epochs, "steps": meta["steps"],
-        "warmup_steps": meta["warmup"], "decay_steps": meta["decay"], "peak_lr": meta["lr"],
+        "student": spec.name, "stage": "base", "samples": len(texts), "epochs": cfg.epochs, "steps": prepared.steps,
+        "warmup_steps": prepared.warmup, "decay_steps": prepared.decay, "peak_lr": prepared.lr,
         "tokens": sum(r["tokens"] for r in rows), "train_flops": rows[-1]["cumulative_flops"] if rows else 0.0,
         "convention": "paper", "parameters": arch.parameters,
         "non_embedding_parameters": arch.non_embedding_parameters,
