@@ -1,12 +1,11 @@
 """Design checks of the embedded study: on a tiny configuration, the design lets either side win.
 
-They test the *design*, never the study's verdict (docs/embedded.md): scale can win General (recall of facts the
-base stored is capacity-limited, so a larger IFT student answers more of them), and reasoning can win Math (at
-equal size, the written steps make the answer available where one forward pass does not). Both are measured
-teacher-forced (``synthetic.probes.boxed_value_probe``) on test items, after a few seconds of training.
+They test the *design*, never the study's verdict (docs/embedded.md): scale can win General (the facts its test
+questions ask are stored by the base in proportion to its size), and reasoning can win Math (at equal size, the
+written steps make the answer available where one forward pass does not). Both are measured teacher-forced on
+test items, after well under a minute of training each.
 """
 
-import dataclasses
 
 import pytest
 
@@ -32,42 +31,37 @@ def study_tok(tmp_path_factory):
 
 
 def _pairs(family: str, n: int):
-    pairs = generate_pairs(generate_tasks(family, n, split="train", seed=1), SyntheticTeacher())
-    return pairs
+    return generate_pairs(generate_tasks(family, n, split="train", seed=1), SyntheticTeacher())
 
 
-def test_general_accuracy_of_ift_students_grows_with_size(study_tok, tmp_path):
-    """Same base corpus (the world's facts), same IFT pairs, two sizes: the larger answers more test questions
-    (facts stored by the base, never asked in distillation)."""
-    docs = base_corpus(CorpusConfig(fact_repeats=12, arithmetic_repeats=0, option_drills=0, chat_drills=200))
-    samples = build_arm(_pairs("General-OE", 400), Arm.parse("ift"), 400)
-    base_cfg = TrainConfig(learning_rate=1e-2, batch_size=16, micro_batch_size=16, epochs=3, tensorboard=False)
-    ift_cfg = dataclasses.replace(base_cfg, learning_rate=1e-3, epochs=1)
-    test = generate_tasks("General-OE", 80, split="test", seed=0)
-    acc = {}
+def test_the_facts_general_questions_ask_are_stored_in_proportion_to_size(study_tok, tmp_path):
+    """Scale can win General: the test questions ask facts that only the base corpus states, and how many of them a
+    base stores is capacity-limited — same corpus, same steps, the larger base recalls far more (teacher-forced,
+    closed set of 8 values). An IFT student answers from what its base stored; whether the study's IFT students
+    turn that into accuracy is what the study measures (docs/embedded.md: the recall-vs-size curve)."""
+    from scale_or_reason.synthetic.probes import fact_recall
+
+    docs = base_corpus(CorpusConfig(fact_repeats=20, arithmetic_repeats=0, option_drills=0, chat_drills=0))
+    cfg = TrainConfig(learning_rate=3e-3, batch_size=16, micro_batch_size=16, epochs=8, tensorboard=False)
+    recall = {}
     for name, config in (("small", _qwen3(16, 1)), ("large", _qwen3(96, 2))):
-        spec = StudentSpec(name=name, config=config)
-        pretrain_base(spec, docs, study_tok, tmp_path / f"base-{name}", base_cfg, tokenizer_id="design")
-        run = tmp_path / f"ift-{name}"
-        train_student(dataclasses.replace(spec, pretrained=str(tmp_path / f"base-{name}")), "ift", samples,
-                      study_tok, run, ift_cfg, tokenizer_id="design")
-        acc[name] = boxed_value_probe(run, test, thinking=False)
-    chance = acc["small"]["chance"]
-    assert acc["large"]["accuracy"] >= acc["small"]["accuracy"] + 0.15, acc
-    assert acc["large"]["accuracy"] >= 2 * chance, acc
+        pretrain_base(StudentSpec(name=name, config=config), docs, study_tok, tmp_path / name, cfg, tokenizer_id="d")
+        recall[name] = fact_recall(tmp_path / name, "test")["accuracy"]
+    # measured: small 18%, large 57% (chance 12.5%)
+    assert recall["large"] >= recall["small"] + 0.2 and recall["large"] >= 0.35, recall
 
 
 def test_math_accuracy_at_equal_size_is_higher_with_reasoning(study_tok, tmp_path):
     """One size, the same Math-OE prompts: trained on the reasoning traces, the student reads the answer off the
     written steps; trained on the bare answers, it must compute three operations in one pass."""
-    pairs = _pairs("Math-OE", 600)
+    pairs = _pairs("Math-OE", 4800)
     spec = StudentSpec(name="m", config=_qwen3(64, 2))
     cfg = TrainConfig(learning_rate=3e-3, batch_size=16, micro_batch_size=16, epochs=1, tensorboard=False)
     test = generate_tasks("Math-OE", 80, split="test", seed=0)
     acc = {}
-    for arm in ("ift", "reasoning"):
+    for arm in ("ift", "reasoning"):  # 300 steps each; the copy off the trace appears between 150 and 300
         run = tmp_path / arm
-        train_student(spec, arm, build_arm(pairs, Arm.parse(arm), 600), study_tok, run, cfg, tokenizer_id="design")
-        acc[arm] = boxed_value_probe(run, test, thinking=arm == "reasoning")
-    assert acc["reasoning"]["accuracy"] >= acc["ift"]["accuracy"] + 0.3, acc
-    assert acc["ift"]["accuracy"] < 0.35, acc  # three operations are not done in one pass by this student
+        train_student(spec, arm, build_arm(pairs, Arm.parse(arm), 4800), study_tok, run, cfg, tokenizer_id="d")
+        acc[arm] = boxed_value_probe(run, test, thinking=arm == "reasoning")["accuracy"]
+    # measured: reasoning 100%, IFT ~10% (chance 5%): one pass does not compute three operations
+    assert acc["reasoning"] >= acc["ift"] + 0.4 and acc["ift"] < 0.3, acc
