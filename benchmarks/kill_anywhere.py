@@ -1,0 +1,154 @@
+"""Kill anywhere: SIGKILL a stage at a random instant, rerun it, compare with an uninterrupted run.
+
+For each stage — ``sor generate`` (synthetic teacher, small shards), ``sor train`` (a tiny student, checkpoint
+every 2 steps) and ``sor evaluate`` (a tiny student on a prepared fixture) — one uninterrupted reference run,
+then ``--trials`` runs that are killed (SIGKILL) at a uniformly random instant within the reference's wall time,
+rerun to completion, and compared with the reference:
+
+* generate: the same pairs, by id and content (prompt, answers, trace, token counts, flags), none twice;
+* train: the same final weights (rtol 1e-4, atol 1e-5) and the same ledger (steps, tokens, FLOPs);
+* evaluate: the same answers table (prompt ids, generations' token counts, extraction, grades).
+
+A trial whose kill landed after the run had finished counts as "finished before the kill" (not a test of
+anything). Run from the repository root, one heavy job at a time (it uses one thread per process)::
+
+    .venv/bin/python benchmarks/kill_anywhere.py --trials 20 [--record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "bench" / "prepared"
+STUDENT = {"model_type": "qwen3", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+           "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 16, "max_position_embeddings": 512,
+           "tie_word_embeddings": True}
+ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+
+
+def _sor(*args: str) -> list[str]:
+    return [sys.executable, "-m", "scale_or_reason.cli", *args]
+
+
+def _run(cmd: list[str]) -> float:
+    t0 = time.monotonic()
+    subprocess.run(cmd, env=ENV, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.monotonic() - t0
+
+
+def _killed(cmd: list[str], after_s: float) -> bool:
+    """Start ``cmd``, SIGKILL it after ``after_s``; True if it was still running when killed."""
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        proc.wait(timeout=after_s)
+        return False
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        return True
+
+
+def _pairs(d: Path) -> list[tuple]:
+    from scale_or_reason.teacher import read_pairs
+
+    return sorted((p.prompt_id, p.prompt, p.ift_answer, p.reasoning_trace, p.reasoning_answer, p.ift_tokens,
+                   p.trace_tokens, p.truncated) for p in read_pairs(d))
+
+
+def _weights(d: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(d / "model.safetensors")
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    import torch
+
+    return a.keys() == b.keys() and all(torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-5) for k in a)
+
+
+def _ledger(d: Path) -> tuple:
+    led = json.loads((d / "ledger.json").read_text())
+    return led["steps"], led["tokens"], round(led["train_flops"])
+
+
+def _answers(d: Path) -> list[tuple]:
+    import pandas as pd
+
+    df = pd.read_parquet(d / "answers" / "synthetic-math-oe.parquet")
+    return sorted(zip(df.prompt_id, df.generated_tokens, df.extracted.astype(str), df.correct))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    work = Path(tempfile.mkdtemp(prefix="kill-anywhere-"))
+    t_start = time.time()
+    from scale_or_reason.synthetic.tokenizer import embedded_tokenizer, save_tokenizer
+
+    tok = save_tokenizer(embedded_tokenizer(["Math-OE", "General-MC"], 300), work / "tok")
+    (work / "student.json").write_text(json.dumps(STUDENT))
+    gen = lambda out: _sor("generate", "--source", "synthetic:Math-OE,General-MC:6000:0", "--backend",  # noqa: E731
+                           "synthetic", "--tokenizer", str(tok), "--out", str(out), "--shard-size", "250",
+                           "--no-progress")
+    train = lambda out: _sor("train", "--pairs", str(work / "gen-ref"), "--arm", "reasoning", "--out",  # noqa: E731
+                             str(out), "--student-config", str(work / "student.json"), "--tokenizer", str(tok),
+                             "--samples", "192", "--batch-size", "16", "--micro-batch-size", "16", "--save-steps",
+                             "2", "--lr", "3e-3")
+    evaluate = lambda out: _sor("evaluate", "--model", str(work / "train-ref"), "-b", "synthetic-math-oe",  # noqa: E731
+                                "--prepared", str(FIXTURES), "--out", str(out), "--thinking", "--max-new-tokens",
+                                "48", "--batch-size", "4")
+    stages = [("generate", gen, _pairs, lambda a, b: a == b and len({r[0] for r in a}) == len(a)),
+              ("train", train, lambda d: (_weights(d), _ledger(d)),
+               lambda a, b: _same_weights(a[0], b[0]) and a[1] == b[1]),
+              ("evaluate", evaluate, _answers, lambda a, b: a == b)]
+    lines = ["| stage | reference wall (s) | trials | killed mid-run | identical after rerun | differing |",
+             "|---|---|---|---|---|---|"]
+    for name, cmd, read, same in stages:
+        ref = work / f"{name}-ref"
+        wall = _run(cmd(ref))
+        expected = read(ref)
+        killed = identical = differing = 0
+        for i in range(args.trials):
+            out = work / f"{name}-{i}"
+            if _killed(cmd(out), rng.uniform(0.05, 1.0) * wall):
+                killed += 1
+            _run(cmd(out))
+            if same(read(out), expected):
+                identical += 1
+            else:
+                differing += 1
+                print(f"{name} trial {i}: differs from the reference ({out})", flush=True)
+        lines.append(f"| {name} | {wall:.1f} | {args.trials} | {killed} | {identical} | {differing} |")
+        print(lines[-1], flush=True)
+    table = "\n".join(lines)
+    print(table)
+    if args.record:
+        head = (f"\n## Kill anywhere\n\n`benchmarks/kill_anywhere.py --trials {args.trials}` on "
+                f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
+                f"{time.time() - t_start:.0f} s. SIGKILL at a uniform random instant within the reference run's wall "
+                "time, rerun to completion, compared with the uninterrupted reference.\n\n")
+        with open(Path(__file__).parent / "RESULTS.md", "a") as fh:
+            fh.write(head + table + "\n")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
