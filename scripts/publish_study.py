@@ -95,7 +95,7 @@ def main() -> int:
     results = pd.read_csv(study / "results.csv")
     wall = args.wall_seconds
     text = [
-        f"# {json.loads((study / 'study.json').read_text()).get('name', study.name)}: published results", "",
+        f"# {json.loads((study / 'study.json').read_text())['study']['name']}: published results", "",
         f"- command: `{args.command}`",
         f"- date: {time.strftime('%Y-%m-%d', time.gmtime((study / 'results.csv').stat().st_mtime))}",
         f"- machine: {_machine()}",
@@ -103,7 +103,8 @@ def main() -> int:
         "Files: `results.csv` (the results table, one row per student x arm x benchmark x seed), `report.html` "
         "(the study's report, self-contained), `verdicts.json` (the typed verdicts behind its answers).", "",
         "## Accuracy (%) on the test split", "",
-        "Mean over training seeds, [pooled 95% Wilson interval of all seeds' answers] and (the seeds' range).", "",
+        "Mean over training seeds, [pooled 95% Wilson interval of all seeds' answers] and (the seeds' range). The "
+        "report's intervals are wider: its bootstrap resamples the training seeds, then the items.", "",
         _accuracy_table(results), "",
     ]
     sel = _selections(study)
