@@ -315,11 +315,12 @@ def evaluate_model(model: str | GenerationBackendConfig, specs: list[BenchmarkSp
     out = Path(out)
     summaries, errors, stats = [], [], {}
     be = backend if backend is not None else make_backend(cfg, mcfg, cfg.cap(specs[0]))
+    weights = weights_fingerprint(mcfg.model)  # read once: the checkpoint is the same for every benchmark
     for spec in specs:
         items = read_prepared(prepared, spec)
         # back ends read their sampling at run time: one back end serves every benchmark's cap
         be.sampling = {m: dataclasses.replace(sp, max_tokens=cfg.cap(spec)) for m, sp in be.sampling.items()}
-        key = stable_hash({"model": mcfg.model, "weights": weights_fingerprint(mcfg.model), "backend": cfg.backend,
+        key = stable_hash({"model": mcfg.model, "weights": weights, "backend": cfg.backend,
                            "thinking": thinking,
                            "gen": cfg.generation_key(), "cap": cfg.cap(spec), "samples": cfg.samples,
                            "items": stable_hash([it.prompt for it in items])})
