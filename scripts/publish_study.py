@@ -65,16 +65,14 @@ def _accuracy_table(results: pd.DataFrame) -> str:
 
 
 def _selections(study: Path) -> str:
-    rows = []
+    rows, scales = [], []
     for f in sorted((study / "select").glob("*.json")):
         d = json.loads(f.read_text())
-        acc = d.get("dev_accuracy", {})
-        chosen = f"x{d['lr_scale']:g}"
-        rows.append(f"| {f.stem} | " + " | ".join(f"{100 * acc[k]:.1f}" for k in sorted(acc, key=float))
-                    + f" | {chosen} |")
+        scales = sorted(d["dev_accuracy"], key=float)  # the same grid for every run
+        rows.append(f"| {f.stem} | " + " | ".join(f"{100 * d['dev_accuracy'][k]:.1f}" for k in scales)
+                    + f" | x{d['lr_scale']:g} |")
     if not rows:
         return ""
-    scales = sorted(json.loads(next((study / "select").glob("*.json")).read_text())["dev_accuracy"], key=float)
     head = "| run | " + " | ".join(f"x{s}" for s in scales) + " | chosen |\n|---|" + "---|" * (len(scales) + 1)
     return head + "\n" + "\n".join(rows)
 
