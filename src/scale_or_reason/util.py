@@ -86,6 +86,7 @@ def wilson_interval(k: float, n: float, z: float = 1.959963984540054) -> tuple[f
 
 def _check_value(value: Any, hint: Any, where: str) -> Any:
     """``value`` checked against the type hint ``hint`` (the subset configs use), coerced where lossless."""
+    import math
     import types
     import typing
 
@@ -107,6 +108,8 @@ def _check_value(value: Any, hint: Any, where: str) -> Any:
             raise ValueError(f"{where}: expected true or false, got {value!r}")
         return value
     if hint in (int, float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{where}: expected a finite number, got {value!r}")
         if not isinstance(value, (int, float)) or isinstance(value, bool) or (hint is int and value != int(value)):
             raise ValueError(f"{where}: expected a{'n integer' if hint is int else ' number'}, got {value!r}")
         return hint(value)
