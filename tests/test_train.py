@@ -1,5 +1,6 @@
 """Training: the WSD schedule, the ledger against the tokenized samples, checkpoints, reruns."""
 
+import dataclasses
 import json
 
 import pytest
@@ -56,6 +57,29 @@ def test_train_ledger_checkpoint_and_rerun(tiny_setup, tmp_path):
     mtime = (run / "model.safetensors").stat().st_mtime_ns
     again = train_student(spec, "reasoning", samples, tdir, run, cfg, tokenizer_id="x")
     assert again == ledger and (run / "model.safetensors").stat().st_mtime_ns == mtime
+
+
+def test_a_redo_that_dies_leaves_no_finished_marker(tiny_setup, tmp_path, monkeypatch):
+    """A run redone under new settings is not finished until the redo finishes: a redo that dies midway must not
+    leave the previous run's DONE marker and ledger (``finished_runs`` would count it)."""
+    import scale_or_reason.train as train_mod
+
+    tdir, pairs = tiny_setup
+    samples = build_arm(pairs, Arm.parse("ift"), 32)
+    spec = StudentSpec(name="t", config=TINY_QWEN3)
+    cfg = TrainConfig(learning_rate=3e-3, batch_size=32, micro_batch_size=32, tensorboard=False)
+    run = tmp_path / "run"
+    train_student(spec, "ift", samples, tdir, run, cfg, tokenizer_id="x")
+    assert (run / "DONE.json").exists() and (run / "ledger.json").exists()
+
+    def dies(*a, **k):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(train_mod, "_fit", dies)
+    with pytest.raises(RuntimeError, match="killed"):
+        train_student(spec, "ift", samples, tdir, run, dataclasses.replace(cfg, learning_rate=1e-3),
+                      tokenizer_id="x")
+    assert not (run / "DONE.json").exists() and not (run / "ledger.json").exists()
 
 
 def _ledger_rows(run):

@@ -614,6 +614,10 @@ def _start(run_dir: Path, key: str) -> dict[str, Any] | None:
     if done.exists() and read_json(done).get("key") == key:
         return read_json(run_dir / "ledger.json")
     run_dir.mkdir(parents=True, exist_ok=True)
+    # a run redone under new settings is unfinished until it finishes: the old marker and ledger go first, so
+    # a redo that dies midway never leaves the previous run's DONE beside the new run's partial files
+    done.unlink(missing_ok=True)
+    (run_dir / "ledger.json").unlink(missing_ok=True)
     started = run_dir / "STARTED.json"
     if started.exists() and read_json(started).get("key") != key:
         shutil.rmtree(run_dir / "trainer", ignore_errors=True)
