@@ -90,10 +90,13 @@ class JudgeServer:
                 return JSONResponse({"error": {"message": "boom"}}, 500)
             if model == "down" and self.down:
                 return JSONResponse({"error": {"message": "judge is down"}}, 500)
+            fault = await self._fault(model, self.per_prompt[(model, prompt)])
+            if fault is not None:
+                return fault
             v = _exact_verdict(prompt)
             opp = "no" if v == "yes" else "yes"
             msg = {"role": "assistant"}
-            if model in ("exact", "flaky", "down"):
+            if model in ("exact", "flaky", "down") or model.startswith("fault-"):
                 msg["content"] = f"Extracted both final results and compared them.\n\\boxed{{{v}}}"
             elif model == "contrarian":
                 msg["content"] = f"I disagree on principle. \\boxed{{ {opp.upper()} }}"
@@ -126,6 +129,39 @@ class JudgeServer:
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="error", timeout_graceful_shutdown=1))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+
+    @staticmethod
+    async def _fault(model: str, n: int):
+        """The fault personalities (``fault-<kind>``): a response, or None to answer honestly."""
+        import asyncio
+
+        from fastapi.responses import JSONResponse, Response
+
+        kind = model.removeprefix("fault-") if model.startswith("fault-") else None
+        if kind is None:
+            return None
+        if kind == "429" and n == 1:
+            return JSONResponse({"error": {"message": "slow down"}}, 429, headers={"retry-after": "0"})
+        if kind == "429-bare" and n == 1:
+            return JSONResponse({"error": {"message": "slow down"}}, 429)
+        if kind == "503" and n == 1:
+            return JSONResponse({"error": {"message": "overloaded"}}, 503, headers={"retry-after": "0"})
+        if kind == "hang" and n == 1:
+            await asyncio.sleep(0.6)  # past the judge's timeout
+        if kind == "badjson":
+            return Response("{not json", media_type="application/json")
+        if kind == "nochoices":
+            return {"id": "x", "object": "chat.completion", "model": model, "choices": []}
+        if kind == "usagelist":
+            return {"id": "x", "object": "chat.completion", "model": model, "usage": [1, 2],
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "\\boxed{yes}"},
+                                 "finish_reason": "stop"}]}
+        if kind == "nocontent":
+            return {"id": "x", "object": "chat.completion", "model": model,
+                    "choices": [{"index": 0, "message": {"role": "assistant"}, "finish_reason": "stop"}]}
+        if kind == "401":
+            return JSONResponse({"error": {"message": "invalid api key"}}, 401)
+        return None
 
     def reset(self) -> None:
         self.down = True
@@ -332,6 +368,39 @@ def test_errors_are_not_cached_and_a_rerun_retries_them(srv, tmp_path):
     assert [x.votes["down"] for x in v2] == ["yes", "no"] and srv.total("down") == 6 and srv.total("exact") == 2
     run_jury(reqs, cfg, progress=False)
     assert srv.total() == 8
+
+
+FAULTS = ["429", "429-bare", "503", "hang", "badjson", "nochoices", "usagelist", "nocontent", "401"]
+
+
+def test_every_fault_kind_gives_a_vote_or_a_recorded_error_never_a_crash(srv, tmp_path):
+    """Beside an honest judge, one judge per fault kind: transient faults (429 with and without Retry-After, 503,
+    a hang past the timeout) are retried into a vote; permanent ones (malformed JSON, empty ``choices``, a
+    message without content, 401) become an ``error`` or ``invalid`` vote for that judge only; odd field types
+    (``usage`` a list) cost nothing but the token count. Nothing but valid votes is cached, the honest judge
+    decides, and a rerun asks again exactly the judges that erred."""
+    cache = tmp_path / "jury.jsonl"
+    reqs = [req("r", RIGHT), req("w", WRONG)]
+    judges = [judge(srv, "exact")] + [judge(srv, f"fault-{k}", timeout_s=0.3, max_retries=2) for k in FAULTS]
+    v = run_jury(reqs, JuryConfig(judges, cache=str(cache)), progress=False)
+    assert [x.correct for x in v] == [True, False]
+    for x, right in zip(v, ("yes", "no")):
+        assert x.votes["exact"] == right
+        for k in ("429", "429-bare", "503", "hang"):
+            assert x.votes[f"fault-{k}"] == right, k  # retried into the honest vote
+        assert x.votes["fault-usagelist"] == "yes"  # its one answer, whatever the usage field says
+        for k in ("badjson", "nochoices", "401"):
+            assert x.votes[f"fault-{k}"] == "error", k
+        assert x.votes["fault-nocontent"] in ("invalid", "error")
+    assert srv.total("fault-401") == 2  # a client error is not retried
+    cached = {json.loads(line)["judge"] for line in cache.read_text().splitlines()}
+    assert {"fault-badjson", "fault-nochoices", "fault-401"}.isdisjoint(cached)
+    assert {"exact", "fault-429", "fault-503", "fault-hang"} <= cached
+    before = {k: srv.total(f"fault-{k}") for k in FAULTS}
+    run_jury(reqs, JuryConfig(judges, cache=str(cache)), progress=False)
+    asked = {k for k in FAULTS if srv.total(f"fault-{k}") > before[k]}
+    assert {"badjson", "nochoices", "401"} <= asked and not asked & {"429", "429-bare", "503", "hang"}
+    assert srv.total("exact") == 2 and SECRET not in cache.read_text()
 
 
 def test_flaky_server_is_retried_by_the_backend(srv):

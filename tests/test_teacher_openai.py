@@ -55,9 +55,13 @@ class FaultServer:
             body = await request.json()
             self.bodies.append(body)
             kwargs = body.get("chat_template_kwargs")
-            if not isinstance(kwargs, dict) or "enable_thinking" not in kwargs:
+            if body["model"] != "judge" and (not isinstance(kwargs, dict) or "enable_thinking" not in kwargs):
                 return JSONResponse({"error": {"message": "chat_template_kwargs.enable_thinking missing"}}, 400)
-            thinking = bool(kwargs["enable_thinking"])
+            thinking = bool(kwargs["enable_thinking"]) if isinstance(kwargs, dict) else False
+            if body["model"] == "judge":  # the jury's model: a vote
+                return {"id": "j", "object": "chat.completion", "model": "judge", "usage": {"completion_tokens": 3},
+                        "choices": [{"index": 0, "finish_reason": "stop",
+                                     "message": {"role": "assistant", "content": "\\boxed{no}"}}]}
             prompt = body["messages"][-1]["content"]
             self.calls[(prompt, thinking)] += 1
             n = self.calls[(prompt, thinking)]
@@ -404,3 +408,95 @@ def test_evaluation_through_the_openai_backend_keeps_what_finished_and_a_rerun_f
     assert ans.loc["i4", "truncated"] and not ans.loc["i4", "correct"] and ans.loc["i4", "finish_reason"] == "length"
     assert (ans.prompt_tokens > 0).all() and ans.inference_flops.isna().all()   # no --model-config: no FLOPs
     assert summary.accuracy.iloc[0] == pytest.approx(0.8) and summary.truncated_fraction.iloc[0] == pytest.approx(0.2)
+
+
+STUDY_WITH_KEYS = """
+[study]
+name = "keys"
+arms = ["ift", "reasoning"]
+samples = 0
+
+[teacher]
+backend = "openai"
+model = "toy/Qwen3-toy"
+base_url = "{url}"
+profile = "qwen3"
+api_key_file = "teacher.key"
+sampling_ift = "temperature=0,top_k=none,min_p=none,max_tokens=64"
+sampling_reasoning = "temperature=0,top_k=none,min_p=none,max_tokens=64"
+concurrency = 4
+timeout_s = 5
+max_retries = 1
+backoff_base_s = 0.01
+backoff_max_s = 0.05
+
+[[prompts]]
+name = "p"
+source = "prompts.jsonl"
+
+[tokenizer]
+kind = "synthetic"
+vocab = 300
+
+[[benchmarks]]
+name = "synthetic-math-oe"
+options = {{ n = 6, seed = 0 }}
+
+[grading]
+jury = "jury.toml"
+
+[train]
+learning_rate = 2e-2
+batch_size = 4
+micro_batch_size = 4
+epochs = 8
+
+[eval]
+max_new_tokens = 12
+batch_size = 8
+
+[[students]]
+name = "s1"
+config = {{ model_type = "qwen3", hidden_size = 16, intermediate_size = 32, num_hidden_layers = 1, num_attention_heads = 2, num_key_value_heads = 1, head_dim = 8, max_position_embeddings = 512, tie_word_embeddings = true }}
+"""
+
+
+def test_a_study_never_writes_or_prints_its_keys(tmp_path, monkeypatch, capfd, caplog):
+    """A whole study (openai teacher, local students, the jury) against the loopback server, the teacher's key
+    from a key file named in the study and the jury's from the environment, the server echoing the key it
+    refused in a 401 body: neither key appears in any file of the study directory, its logs, or the console."""
+    import logging
+
+    from scale_or_reason.study import load_study_file, run_study
+
+    caplog.set_level(logging.DEBUG)
+    teacher_key, jury_key = "sk-teacher-sentinel-5b1e9d", "sk-jury-sentinel-0c7a44"
+    study_dir = tmp_path / "def"
+    study_dir.mkdir()
+    (study_dir / "teacher.key").write_text(teacher_key + "\n")
+    monkeypatch.setenv("SOR_TEST_JURY_KEY", jury_key)
+    _write_prompts(study_dir / "prompts.jsonl", [f"What is {i} + {i}?" for i in range(8)] + ["refused [echo401]"])
+    (study_dir / "jury.toml").write_text('only_rule_rejected = true\ncache = "votes.jsonl"\n[[judges]]\nname = "j"\n'
+                                         'model = "judge"\nbase_url = "URL"\napi_key_env = "SOR_TEST_JURY_KEY"\n'
+                                         'max_retries = 1\n')
+    out = tmp_path / "out"
+    with FaultServer() as srv:
+        (study_dir / "jury.toml").write_text((study_dir / "jury.toml").read_text().replace("URL", srv.url))
+        (study_dir / "study.toml").write_text(STUDY_WITH_KEYS.format(url=srv.url))
+        cfg = load_study_file(study_dir / "study.toml")
+        with pytest.raises(RuntimeError, match=r"1 prompt\(s\) of p failed") as refused:
+            run_study(cfg, out)  # the refused prompt: a recorded failure, the generate task not done
+        srv.faulty = False
+        second = run_study(cfg, out)
+    assert second["failed"] == {}, second
+    assert (out / "report").exists() and (out / "results.csv").exists()
+    failures = list(out.rglob("failures*"))
+    assert any(b"Bearer ***" in f.read_bytes() for f in failures if f.is_file())  # the echo, redacted
+    assert srv.calls and any(b["model"] == "judge" for b in srv.bodies)  # the jury was asked, with its key
+    printed = capfd.readouterr()
+    seen = printed.out + printed.err + caplog.text + str(refused.value) + json.dumps(second, default=str)
+    for key in (teacher_key, jury_key):
+        assert key not in seen
+        for f in out.rglob("*"):
+            if f.is_file():
+                assert key.encode() not in f.read_bytes(), f

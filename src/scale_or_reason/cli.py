@@ -363,6 +363,7 @@ def generate(
     teacher: str = typer.Option(None, help="Teacher id to record (default: --model)."),
     base_url: str = typer.Option(None, help="openai: server URL, e.g. http://127.0.0.1:8000/v1."),
     api_key_env: str = typer.Option(None, help="openai: env variable holding the API key (default OPENAI_API_KEY)."),
+    api_key_file: str = typer.Option(None, help="openai: file whose first line is the API key (instead of the env variable)."),
     profile: str = typer.Option(None, help="Toggle profile: auto | qwen3 | deepseek-v3.1 | gpt-oss | nemotron-v1.5 | nemotron-v1 | smollm3 | custom."),
     toggle_kwarg: str = typer.Option(None, help="custom profile: chat-template kwarg of the switch."),
     toggle_on: str = typer.Option(None, help="custom profile: value with reasoning on (JSON or text)."),
@@ -415,7 +416,7 @@ def generate(
 
     options = {k: v for k, v in dict(
         source=source, out=out, backend=backend, model=model, teacher=teacher, base_url=base_url,
-        api_key_env=api_key_env, profile=profile, toggle_kwarg=toggle_kwarg, toggle_on=toggle_on,
+        api_key_env=api_key_env, api_key_file=api_key_file, profile=profile, toggle_kwarg=toggle_kwarg, toggle_on=toggle_on,
         toggle_off=toggle_off, toggle_system_on=toggle_system_on, toggle_system_off=toggle_system_off,
         think_open=think_open, think_close=think_close, sampling_ift=sampling_ift,
         sampling_reasoning=sampling_reasoning, seed=seed, prompt_field=prompt_field, system_field=system_field,
@@ -529,6 +530,7 @@ def evaluate(
     backend: str = typer.Option("hf", help="hf | vllm | openai"),
     base_url: str = typer.Option("", help="openai: the server's base URL."),
     api_key_env: str = typer.Option("OPENAI_API_KEY", help="openai: environment variable holding the API key."),
+    api_key_file: str = typer.Option(None, help="openai: file whose first line is the API key (instead of the env variable)."),
     model_config: str = typer.Option("", help="openai: the served model's config.json, for inference FLOPs."),
     label: str = typer.Option("", help="Student label in the answers (default: the model's name)."),
     arm: str = typer.Option("", help="Training arm recorded in the answers."),
@@ -554,7 +556,7 @@ def evaluate(
         specs = [load_spec(b) for b in benchmarks]
         cfg = EvalConfig(max_new_tokens=max_new_tokens, batch_size=batch_size, temperature=temperature, top_p=top_p,
                          samples=samples, seed=seed, backend=backend, base_url=base_url, api_key_env=api_key_env,
-                         concurrency=concurrency, tensor_parallel_size=tensor_parallel_size, convention=convention)
+                         api_key_file=api_key_file, concurrency=concurrency, tensor_parallel_size=tensor_parallel_size, convention=convention)
         summary = evaluate_model(GenerationBackendConfig(model=model, label=label, arm=arm, model_config=model_config),
                                  specs, prepared=prepared, out=out, thinking=thinking, cfg=cfg,
                                  jury=load_jury(jury) if jury else None)

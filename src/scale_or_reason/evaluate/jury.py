@@ -190,6 +190,8 @@ class JudgeConfig:
     api_key_env: str = "OPENAI_API_KEY"
     """Name of the environment variable holding the API key (unset: placeholder ``EMPTY`` for a loopback server,
     an error for any other). The key itself is never logged or stored."""
+    api_key_file: str | None = None
+    """A file whose first line is the API key, instead of ``api_key_env`` (relative: to the jury file)."""
     max_tokens: int = 4096
     """Cap on generated tokens; generous because reasoning judges think before they vote."""
     temperature: float = 0.0
@@ -384,7 +386,8 @@ class _JudgeBackend(OpenAIBackend):
     def __init__(self, judge: JudgeConfig):
         sp = judge.sampling()
         super().__init__(judge.model, _JUDGE_PROFILE, {"ift": sp, "reasoning": sp}, base_url=judge.base_url,
-                         api_key_env=judge.api_key_env, concurrency=judge.concurrency, timeout_s=judge.timeout_s,
+                         api_key_env=judge.api_key_env, api_key_file=judge.api_key_file,
+                         concurrency=judge.concurrency, timeout_s=judge.timeout_s,
                          max_retries=judge.max_retries, backoff_base_s=judge.backoff_base_s,
                          backoff_max_s=judge.backoff_max_s, send_chat_template_kwargs=False, name=judge.name)
         self.extra = dict(judge.extra_body)
@@ -671,6 +674,9 @@ def load_jury(path: str | Path) -> JuryConfig:
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: [[judges]] names must be unique, got {names}")
     cfg = from_table(JuryConfig, {**raw, "judges": judges}, str(path))
+    for j in judges:
+        if j.api_key_file and not Path(j.api_key_file).expanduser().is_absolute():
+            j.api_key_file = str(path.parent / j.api_key_file)
     if cfg.cache and not Path(cfg.cache).is_absolute():
         cfg.cache = str(path.parent / cfg.cache)
     return cfg

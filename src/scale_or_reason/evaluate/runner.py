@@ -75,6 +75,8 @@ class EvalConfig:
     """openai: the server's base URL (``http://127.0.0.1:8000/v1``)."""
     api_key_env: str = "OPENAI_API_KEY"
     """openai: name of the environment variable holding the API key (the key is never stored)."""
+    api_key_file: str | None = None
+    """openai: a file whose first line is the API key (instead of ``api_key_env``)."""
     concurrency: int = 32
     """openai: requests in flight."""
     timeout_s: float = 900.0
@@ -141,7 +143,7 @@ def make_backend(cfg: EvalConfig, model: GenerationBackendConfig, spec_cap: int)
             raise ValueError("the openai back end needs --base-url")
         arch = Architecture.from_config(model.model_config) if model.model_config else None
         return OpenAIBackend(model.model, profile, sampling, base_url=cfg.base_url, api_key_env=cfg.api_key_env,
-                             concurrency=cfg.concurrency, timeout_s=cfg.timeout_s, max_retries=cfg.max_retries,
+                             api_key_file=cfg.api_key_file, concurrency=cfg.concurrency, timeout_s=cfg.timeout_s, max_retries=cfg.max_retries,
                              arch=arch,
                              name=model.label or model.model)
     raise ValueError(f"unknown back end {cfg.backend!r}; expected hf, vllm or openai")

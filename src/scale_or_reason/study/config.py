@@ -412,7 +412,8 @@ def load_study_file(source: str | Path) -> StudyConfig:
         raise ValueError(f"{label}: [teacher].backend: {teacher.backend!r} is not synthetic, hf, openai or vllm")
     teacher = dataclasses.replace(teacher, model=_resolve(base, teacher.model),
                                   tokenizer=_resolve(base, teacher.tokenizer),
-                                  teacher_config=_resolve(base, teacher.teacher_config), progress=False)
+                                  teacher_config=_resolve(base, teacher.teacher_config),
+                                  api_key_file=_resolve(base, teacher.api_key_file), progress=False)
 
     prompts = _entries(raw, "prompts", PromptSource, label)
     for i, p in enumerate(prompts):
@@ -504,6 +505,7 @@ def load_study_file(source: str | Path) -> StudyConfig:
         raise ValueError(f"{label}: [[benchmarks]]: a benchmark is listed twice")
 
     ev = from_table(EvalConfig, raw.get("eval", {}), f"{label}: [eval]")
+    ev = dataclasses.replace(ev, api_key_file=_resolve(base, ev.api_key_file))
     if ev.backend not in ("hf", "vllm", "openai"):
         raise ValueError(f"{label}: [eval].backend: {ev.backend!r} is not hf, vllm or openai")
     grading = from_table(GradingSection, raw.get("grading", {}), f"{label}: [grading]")

@@ -130,6 +130,11 @@ def _generate(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
         id_field=source.id_field, family_field=source.family_field, tokenizer=tok, progress=console.is_terminal,
         probe_pairs=0 if cfg.teacher.backend == "synthetic" else cfg.teacher.probe_pairs)
     summary = generate(gcfg)
+    if summary.get("pending_failures"):  # as `sor generate` exits 1: not done, so a rerun retries the prompts
+        first = (summary.get("failures") or [{}])[0]
+        raise RuntimeError(f"{summary['pending_failures']} prompt(s) of {source.name} failed (first: "
+                           f"{first.get('prompt_id', '?')}: {first.get('reason', 'see the failure records')}); "
+                           f"the pairs made are kept and a rerun asks only the failed prompts again")
     return {k: v for k, v in summary.items() if isinstance(v, (int, float, str))}
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from pathlib import Path
 import queue
 import random
 import threading
@@ -56,7 +57,8 @@ class OpenAIBackend(Backend):
     kind = "openai"
 
     def __init__(self, model: str, profile: ToggleProfile, sampling: dict[str, SamplingParams] | None = None, *,
-                 base_url: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 32,
+                 base_url: str, api_key_env: str = "OPENAI_API_KEY", api_key_file: str | None = None,
+                 concurrency: int = 32,
                  timeout_s: float = 600.0, max_retries: int = 4, backoff_base_s: float = 1.0,
                  backoff_max_s: float = 60.0, send_chat_template_kwargs: bool = True,
                  max_tokens_field: str = "max_tokens", tokenizer: Any = None, arch: Any = None,
@@ -76,7 +78,9 @@ class OpenAIBackend(Backend):
         self.name = name or model
         self.base_url = base_url
         self.api_key_env = api_key_env
-        api_key(api_key_env, base_url)  # an unset key for a remote server fails here, before any request
+        # resolved once, held in memory only (never in a repr, record or message); an unset key for a remote
+        # server or an unreadable key file fails here, before any request
+        self._api_key = api_key(api_key_env, base_url, api_key_file)
         self.concurrency = concurrency
         self.timeout_s = timeout_s
         self.max_retries = max_retries
@@ -193,11 +197,11 @@ class OpenAIBackend(Backend):
     def _redact(self, text: str) -> str:
         """``text`` with the API key replaced by ``***``: a server may echo the key in its error body, and
         failure reasons are stored and printed."""
-        key = os.environ.get(self.api_key_env)
-        return text.replace(key, "***") if key and len(key) >= 4 else text
+        key = self._api_key
+        return text.replace(key, "***") if key and key != "EMPTY" and len(key) >= 4 else text
 
     async def _main(self, jobs: Iterable[Job], out: queue.Queue, stop: threading.Event) -> None:
-        client = self.openai.AsyncOpenAI(base_url=self.base_url, api_key=api_key(self.api_key_env, self.base_url),
+        client = self.openai.AsyncOpenAI(base_url=self.base_url, api_key=self._api_key,
                                          max_retries=0, timeout=self.timeout_s + 5)
         sem = asyncio.Semaphore(self.concurrency)
         tasks: set[asyncio.Task] = set()
@@ -266,12 +270,24 @@ class OpenAIBackend(Backend):
             th.join(timeout=30)
 
 
-def api_key(env_var: str, base_url: str) -> str:
-    """The API key from the environment variable ``env_var``. Unset: the placeholder ``EMPTY`` for a server on
-    this machine (loopback), an error for any other (a remote server would answer every request with 401).
-    The key is never logged, stored or put in an error message."""
+def api_key(env_var: str, base_url: str, key_file: str | None = None) -> str:
+    """The API key: the first line of ``key_file`` when one is named (a file kept out of the study directory,
+    e.g. ``~/.config/sor/key``), else the environment variable ``env_var``. Unset: the placeholder ``EMPTY``
+    for a server on this machine (loopback), an error for any other (a remote server would answer every
+    request with 401). Keys are never written in configs (an ``api_key`` field is refused as unknown), and
+    never logged, stored or put in an error message."""
     from urllib.parse import urlparse
 
+    if key_file:
+        path = Path(key_file).expanduser()
+        try:
+            lines = path.read_text().splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f"api_key_file {path}: cannot be read ({type(e).__name__})") from None
+        key = lines[0].strip() if lines else ""
+        if not key:
+            raise ValueError(f"api_key_file {path}: is empty")
+        return key
     key = os.environ.get(env_var)
     if key:
         return key

@@ -76,6 +76,8 @@ class GenerateConfig:
     """openai: server URL, e.g. ``http://127.0.0.1:8000/v1``."""
     api_key_env: str = "OPENAI_API_KEY"
     """openai: name of the environment variable holding the API key (the key itself is never stored)."""
+    api_key_file: str | None = None
+    """openai: a file whose first line is the API key (instead of ``api_key_env``); keep it out of the study."""
     profile: str = "auto"
     """Toggle profile: ``auto`` (from the model name/type), ``qwen3``, ``deepseek-v3.1``, ``gpt-oss``, ``custom``."""
     toggle_kwarg: str | None = None
@@ -278,7 +280,7 @@ def make_backend(cfg: GenerateConfig, profile: ToggleProfile | None = None) -> B
         except (ValueError, KeyError) as e:
             raise ValueError(f"{cfg.teacher_config}: {e}") from None
     return OpenAIBackend(cfg.model, profile, sampling, base_url=cfg.base_url, api_key_env=cfg.api_key_env,
-                         concurrency=cfg.concurrency, timeout_s=cfg.timeout_s, max_retries=cfg.max_retries,
+                         api_key_file=cfg.api_key_file, concurrency=cfg.concurrency, timeout_s=cfg.timeout_s, max_retries=cfg.max_retries,
                          backoff_base_s=cfg.backoff_base_s, backoff_max_s=cfg.backoff_max_s,
                          send_chat_template_kwargs=cfg.send_chat_template_kwargs,
                          tokenizer=_load_tokenizer(cfg.tokenizer), arch=arch, name=cfg.teacher)
