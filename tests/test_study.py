@@ -291,3 +291,33 @@ def test_study_ledger_recomputes_the_recorded_training_flops(study):
     exact = json.loads(CliRunner().invoke(app, ["flops", "--study", str(out), "--convention", "exact",
                                                "--json"]).stdout)
     assert all(r["convention"] == "exact" and r["training"] > 0 for r in exact)
+
+
+def test_the_same_study_and_seed_give_identical_pairs_grades_and_results(study, tmp_path):
+    """Determinism on CPU: the quick profile run again in another directory makes the same pairs, the same
+    graded answers and the same results table (wall-clock columns aside), and the same trained weights."""
+    from safetensors.torch import load_file
+
+    from scale_or_reason.teacher import read_pairs
+
+    first, _ = study
+    again = tmp_path / "again"
+    assert run_study(load_study_file("quick"), again)["failed"] == {}
+
+    def pairs(d):
+        return sorted((p.prompt_id, p.prompt, p.ift_answer, p.reasoning_trace, p.reasoning_answer, p.ift_tokens,
+                       p.trace_tokens, p.truncated) for src in sorted((d / "pairs").iterdir()) if src.is_dir()
+                      for p in read_pairs(src))
+
+    assert pairs(first) == pairs(again) and len(pairs(first)) == 192
+    timing = re.compile(r"latency|wall|time|seconds")
+    for name in sorted(p.name for p in (first / "answers").glob("*.parquet")):
+        a, b = (pd.read_parquet(d / "answers" / name) for d in (first, again))
+        keep = [c for c in a.columns if not timing.search(c)]
+        pd.testing.assert_frame_equal(a[keep], b[keep], check_exact=True)
+    a, b = (pd.read_csv(d / "results.csv") for d in (first, again))
+    keep = [c for c in a.columns if not timing.search(c)]
+    pd.testing.assert_frame_equal(a[keep], b[keep], check_exact=True)
+    for run in sorted(p.name for p in (first / "runs").iterdir()):
+        wa, wb = (load_file(d / "runs" / run / "model.safetensors") for d in (first, again))
+        assert wa.keys() == wb.keys() and all(wa[k].equal(wb[k]) for k in wa), run
