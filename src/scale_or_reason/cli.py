@@ -594,5 +594,23 @@ def grade(
     err.print(f"{counts['lines']} graded: {counts['correct']} correct, {counts['truncated']} truncated -> {output}")
 
 
+def main() -> None:
+    """The ``sor`` command. SIGTERM (a cluster's preemption, ``kill``) ends it with status 143 through Python's
+    unwinding (files close, stores flush) wherever it lands; stages that need a safe point first (training: the
+    end of a step, then a checkpoint) take the signal over while they run."""
+    import signal
+
+    from .util import Terminated
+
+    def on_sigterm(signum, frame):
+        raise Terminated(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        app()
+    finally:  # the work is over: a SIGTERM during interpreter shutdown is ignored (Python would reset the handler
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # to the default and die of it, status -15, mid-cleanup)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

@@ -653,9 +653,29 @@ def last_complete_checkpoint(trainer_dir: Path, remove_incomplete: bool = False)
 def _fit(trainer: Any, run_dir: Path) -> tuple[Any, Any, float] | None:
     """Train (resuming from the last checkpoint in ``run_dir/trainer``); returns ``(model, state_dict, wall
     seconds)`` on the main process, None on the others (after the gather every rank must join)."""
+    from transformers import TrainerCallback
+
+    from .util import Terminated, sigterm_requested
+
+    class CheckpointOnSigterm(TrainerCallback):
+        """SIGTERM (preemption): finish the optimiser step, save a checkpoint, stop; the rerun resumes there."""
+
+        def __init__(self, flag: Any):
+            self.flag = flag
+
+        def on_step_end(self, args, state, control, **kw):
+            if self.flag.is_set():
+                control.should_save = control.should_training_stop = True
+
     checkpoint = last_complete_checkpoint(run_dir / "trainer", remove_incomplete=trainer.is_world_process_zero())
     t0 = time.time()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    with sigterm_requested() as flag:
+        trainer.add_callback(CheckpointOnSigterm(flag))
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if flag.is_set():  # stopped early: not finished, no weights or DONE written (every rank got the signal)
+        log.warning("%s: SIGTERM: checkpoint-%d saved, exiting; a rerun resumes from it", run_dir.name,
+                    trainer.state.global_step)
+        raise Terminated(143)
     wall = time.time() - t0
     acc = trainer.accelerator
     state_dict = acc.get_state_dict(trainer.model)  # gathers ZeRO-3 / FSDP shards; every rank must call it

@@ -181,3 +181,48 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not isinstance(row, dict):
                 raise ValueError(f"{path}: line {lineno} is not a JSON object")
             yield lineno, row
+
+
+class Terminated(SystemExit):
+    """SIGTERM (a cluster's preemption, ``kill``) arrived: raised in the main thread so ``with`` blocks close."""
+
+
+@contextlib.contextmanager
+def terminated_unwinds() -> Iterator[None]:
+    """Within it, SIGTERM raises ``Terminated`` (exit status 143) instead of ending the process on the spot, so
+    ``with`` blocks close: the pair store writes the pairs it buffered (up to a shard), an evaluation's
+    generations file ends on a whole line. Outside the main thread (no signal handlers there) it does nothing."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def sigterm_requested() -> Iterator[Any]:
+    """Within it, SIGTERM only sets the ``threading.Event`` it yields, for work that must reach a safe point
+    first (training: the end of an optimiser step, then a checkpoint). Outside the main thread the event is
+    never set."""
+    import signal
+    import threading
+
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: flag.set())
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -37,7 +37,7 @@ from typing import Any
 import pandas as pd
 
 from ..records import ANSWER_COLUMNS, BenchItem
-from ..util import atomic_path, stable_hash, write_json
+from ..util import atomic_path, stable_hash, terminated_unwinds, write_json
 from .aggregate import summarize
 from .graders import grade
 from .specs import BenchmarkSpec, read_prepared
@@ -328,12 +328,14 @@ def evaluate_model(model: str | GenerationBackendConfig, specs: list[BenchmarkSp
                            "items": stable_hash([it.prompt for it in items])})
         path = out / "generations" / f"{spec.name}-{key}.jsonl"
         t0 = time.time()
-        done, errs = _generate(be, spec, items, thinking=thinking, cfg=cfg, path=path, progress=progress)
+        with terminated_unwinds():  # SIGTERM: the generations file closes on a whole line, exit 143
+            done, errs = _generate(be, spec, items, thinking=thinking, cfg=cfg, path=path, progress=progress)
         errors += errs
         rows = _rows(spec, items, done, student=student, arm=mcfg.arm, thinking=thinking, cfg=cfg,
                      arch=getattr(be, "arch", None), prompt_opened=_prompt_opens_think(be, thinking))
         if jury is not None and rows:
-            stats[spec.name] = _judge(rows, spec, items, jury, progress)
+            with terminated_unwinds():  # the vote cache closes on a whole line
+                stats[spec.name] = _judge(rows, spec, items, jury, progress)
         df = pd.DataFrame(rows, columns=list(ANSWER_COLUMNS))
         with atomic_path(out / "answers" / f"{spec.name}.parquet") as tmp:
             df.to_parquet(tmp, index=False)

@@ -22,7 +22,6 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import re
@@ -49,6 +48,7 @@ from .profiles import (
     get_profile,
 )
 from .sources import FieldMap, PromptItem, count_prompts, iter_prompts
+from ..util import Terminated, terminated_unwinds  # noqa: F401  (Terminated: re-exported for callers)
 from .store import DoneIds, PairStore, iter_pairs, read_failures
 
 __all__ = ["BACKENDS", "GenerateConfig", "format_summary", "generate", "load_generate_config", "make_backend",
@@ -416,32 +416,6 @@ class _Pending:
 
     def complete(self) -> bool:
         return len(self.results) == len(MODES)
-
-
-class Terminated(SystemExit):
-    """SIGTERM (a cluster's preemption, ``kill``) arrived: raised in the main thread so the store flushes."""
-
-
-@contextlib.contextmanager
-def terminated_unwinds() -> Iterator[None]:
-    """Within it, SIGTERM raises ``Terminated`` (exit status 143) instead of ending the process on the spot, so
-    ``with`` blocks close: the pair store writes the pairs it buffered (up to a shard) before the process
-    exits. Outside the main thread (no signal handlers there) it does nothing."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise Terminated(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class SystematicFailure(RuntimeError):
