@@ -1,103 +1,209 @@
-"""Training throughput on this machine: TRL's SFTTrainer defaults vs the toolkit's settings vs a bare loop.
+"""Training throughput on this machine: `sor train` vs a plain TRL SFTTrainer script vs a minimal PyTorch loop.
 
-Measures samples/s for one student on the reasoning arm of the embedded study (same samples, same
-batch of 32, same order). Run from the repository root::
+For each student x arm (the embedded full profile's smallest and largest students, the IFT and the reasoning
+arm; the same first ``--samples`` samples of the arm, in the same order, global batch 32) the three sides run
+in one invocation on the same inputs, alternating (the order rotates every repeat), ``--repeats`` times each:
 
-    .venv/bin/python benchmarks/train_throughput.py --student s3 --samples 320 [--out benchmarks/RESULTS.md]
+  sor    ``train.train_student`` with the study's own training settings (what `sor train` and studies run);
+         the wall is ``trainer.train()`` (model built and samples tokenized before it, as for the others)
+  trl    a plain ``SFTTrainer`` with TRL's defaults (prompt/completion dataset, per-device batch 32,
+         ``save_strategy="no"``, ``report_to="none"``; otherwise untouched)
+  sor-noledger  the same trainer without the per-step FLOPs ledger (``--sides`` adds it: the ledger's overhead)
+  loop   a minimal loop: pre-tokenized, right-padded batches, forward, backward, clip, fused AdamW, no Trainer
 
-Variants:
-  trl-defaults   SFTTrainer with TRL's own defaults (gradient checkpointing on, bf16 autocast on)
-  sor            SFTTrainer as `sor train` runs it (no checkpointing, fp32 on CPU)
-  sor+ckpt       ... with gradient checkpointing only
-  sor+bf16       ... with bf16 autocast only
-  bare-loop      a minimal PyTorch loop (tokenize, pad, forward, backward, AdamW), no Trainer
+It prints medians, tokens/s (non-padding tokens), the ratio of each side's throughput to the loop's, the
+padding fraction of the micro-batches, and MFU: the ledger's training FLOPs (paper convention: 6N per token
+plus attention) per second over this machine's fp32 matmul peak, measured in the same run (best of 5 timings
+of a 2048^3 matmul, with the same threads). Run from the repository root, alone on the machine::
+
+    .venv/bin/python benchmarks/train_throughput.py [--students s1,s5] [--repeats 5] [--record]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+GLOBAL_BATCH = 32
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--student", default="s3")
+
+def matmul_peak(n: int = 2048, reps: int = 5) -> float:
+    """fp32 FLOP/s of an n^3 matmul on this machine (best of ``reps``)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best
+
+
+def padding_fraction(lengths: list[int], micro: int) -> float:
+    """Share of the micro-batches' token slots that are padding (right padding to each micro-batch's longest)."""
+    slots = sum(max(lengths[i:i + micro]) * len(lengths[i:i + micro]) for i in range(0, len(lengths), micro))
+    return 1 - sum(lengths) / slots
+
+
+def run_sor(spec, arm, samples, tdir, out, tcfg) -> tuple[float, dict]:
+    from scale_or_reason.train import train_student
+
+    led = train_student(spec, arm, samples, tdir, out, tcfg, tokenizer_id=str(out))
+    return led["wall_seconds"], led
+
+
+def run_sor_without_ledger(spec, arm, samples, tdir, out, tcfg) -> float:
+    """The same trainer as ``sor`` (same arguments, data, optimiser and schedule) as a plain ``SFTTrainer``: no
+    step ledger callback and no per-micro-batch length gathering -- the ledger's overhead is the difference."""
+    from trl import SFTTrainer
+
+    from scale_or_reason.train import make_trainer
+
+    t = make_trainer(spec, arm, samples, tdir, out, tcfg).trainer
+    plain = SFTTrainer(model=t.model, args=t.args, train_dataset=t.train_dataset, processing_class=t.processing_class,
+                       optimizers=(t.optimizer, t.lr_scheduler))
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    plain.pop_callback(ProgressCallback)
+    plain.pop_callback(PrinterCallback)
+    t0 = time.perf_counter()
+    plain.train()
+    return time.perf_counter() - t0
+
+
+def run_trl(spec, texts, tok, out, seed) -> float:
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from scale_or_reason.train import build_model
+
+    model = build_model(spec, seed, tok)
+    ds = Dataset.from_list([{"prompt": p, "completion": c} for p, c in texts])
+    args = SFTConfig(output_dir=str(out), per_device_train_batch_size=GLOBAL_BATCH, num_train_epochs=1,
+                     save_strategy="no", report_to="none", use_cpu=not torch.cuda.is_available(),
+                     disable_tqdm=True, seed=seed)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
+    t0 = time.perf_counter()
+    trainer.train()
+    return time.perf_counter() - t0
+
+
+def run_loop(spec, texts, tok, seed, lr) -> float:
+    from scale_or_reason.train import build_model
+
+    model = build_model(spec, seed, tok)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, fused=True)
+    batches = []
+    for i in range(0, len(texts), GLOBAL_BATCH):
+        chunk = texts[i:i + GLOBAL_BATCH]
+        prompts = [len(tok(p, add_special_tokens=False)["input_ids"]) for p, _ in chunk]
+        enc = tok([p + c for p, c in chunk], return_tensors="pt", padding=True, add_special_tokens=False)
+        labels = enc["input_ids"].clone()
+        labels[enc["attention_mask"] == 0] = -100
+        for j, n in enumerate(prompts):
+            labels[j, :n] = -100
+        batches.append((enc, labels))
+    t0 = time.perf_counter()
+    for enc, labels in batches:
+        loss = model(**enc, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--students", default="s1,s5", help="students of the full profile (comma-separated)")
+    ap.add_argument("--arms", default="ift,reasoning")
     ap.add_argument("--samples", type=int, default=320)
-    ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--sides", default="sor,trl,loop")
+    ap.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
     args = ap.parse_args()
+    t_start = time.time()
+
+    import dataclasses
+
+    from transformers import AutoTokenizer
 
     from scale_or_reason.data import Arm, render
     from scale_or_reason.study import load_study_file, run_study
     from scale_or_reason.study.stages import arm_samples
-    from scale_or_reason.train import TrainConfig, build_model, train_student
 
-    cfg = load_study_file("demo")
-    spec = next(s for s in cfg.students if s.name == args.student)
-    work = Path(tempfile.mkdtemp(prefix="sor-bench-"))
-    run_study(cfg, work, only=["generate"])  # the demo's tokenizer and pairs, through the study itself
+    cfg = load_study_file("full")
+    work = Path(tempfile.mkdtemp(prefix="sor-train-bench-"))
+    run_study(cfg, work, only=["generate"])  # the study's tokenizer and pairs, through the study itself
     tdir = work / "tokenizer"
-    arm = arm_samples(cfg, work, Arm.parse("reasoning"))
-    wanted = dict(arm.order[: args.samples])
-    pairs = {p.prompt_id: p for p in arm.stream() if p.prompt_id in wanted}
-    samples = [(pairs[pid], fmt) for pid, fmt in arm.order[: args.samples]]
-
-    variants = {
-        "trl-defaults": TrainConfig(gradient_checkpointing=True, bf16=True, tensorboard=False),
-        "sor": TrainConfig(tensorboard=False),
-        "sor+ckpt": TrainConfig(gradient_checkpointing=True, tensorboard=False),
-        "sor+bf16": TrainConfig(bf16=True, tensorboard=False),
-    }
-    results = {}
-    for name, tc in variants.items():
-        best = float("inf")
-        for r in range(args.repeats):
-            led = train_student(spec, "reasoning", samples, tdir, work / f"{name}-{r}", tc, tokenizer_id=f"{name}{r}")
-            best = min(best, led["wall_seconds"])
-        results[name] = best
-
-    from transformers import AutoTokenizer
-
     tok = AutoTokenizer.from_pretrained(tdir)
     tok.padding_side = "right"
-    texts = [render(tok, p, f) for p, f in samples]
-    best = float("inf")
-    for _ in range(args.repeats):
-        model = build_model(spec, 0, tok)
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
-        t0 = time.time()
-        for i in range(0, len(texts), 32):
-            chunk = texts[i:i + 32]
-            prompts = tok([p for p, _ in chunk], add_special_tokens=False)["input_ids"]
-            enc = tok([p + c for p, c in chunk], return_tensors="pt", padding=True, add_special_tokens=False)
-            labels = enc["input_ids"].clone()
-            labels[enc["attention_mask"] == 0] = -100
-            for j, p in enumerate(prompts):
-                labels[j, : len(p)] = -100
-            loss = model(**enc, labels=labels).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            opt.zero_grad()
-        best = min(best, time.time() - t0)
-    results["bare-loop"] = best
-
-    lines = [f"## train_throughput.py --student {args.student} --samples {args.samples} "
-             f"(torch {torch.__version__}, {platform.machine()}, {torch.get_num_threads()} threads)", "",
-             "| variant | wall s | samples/s | vs bare loop |", "|---|---|---|---|"]
-    for name, wall in results.items():
-        lines.append(f"| {name} | {wall:.1f} | {args.samples / wall:.1f} | {wall / results['bare-loop']:.2f}x |")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "a") as fh:
-            fh.write(text + "\n\n")
+    tcfg = dataclasses.replace(cfg.train, batch_size=GLOBAL_BATCH, micro_batch_size=cfg.train.micro_batch_size,
+                               save_steps=0)
+    peak = matmul_peak()
+    sides = args.sides.split(",")
+    rows = []
+    for student in args.students.split(","):
+        spec = cfg.student(student).spec()
+        for arm_name in args.arms.split(","):
+            arm = arm_samples(cfg, work, Arm.parse(arm_name))
+            wanted = dict(arm.order[: args.samples])
+            pairs = {p.prompt_id: p for p in arm.stream() if p.prompt_id in wanted}
+            samples = [(pairs[pid], fmt) for pid, fmt in arm.order[: args.samples]]
+            texts = [render(tok, p, f) for p, f in samples]
+            lengths = [len(tok(p + c, add_special_tokens=False)["input_ids"]) for p, c in texts]
+            walls: dict[str, list[float]] = {s: [] for s in sides}
+            ledger = None
+            for r in range(args.repeats):
+                for side in sides[r % len(sides):] + sides[: r % len(sides)]:
+                    out = work / "runs" / f"{student}-{arm_name}-{side}-{r}"
+                    if side == "sor":
+                        wall, ledger = run_sor(spec, arm_name, samples, tdir, out, tcfg)
+                    elif side == "sor-noledger":
+                        wall = run_sor_without_ledger(spec, arm_name, samples, tdir, out, tcfg)
+                    elif side == "trl":
+                        wall = run_trl(spec, texts, tok, out, tcfg.seed)
+                    else:
+                        wall = run_loop(spec, texts, tok, tcfg.seed, 1e-3)
+                    walls[side].append(wall)
+                    print(f"{student} {arm_name} {side} repeat {r}: {wall:.2f} s", flush=True)
+            med = {s: statistics.median(w) for s, w in walls.items()}
+            flops = ledger["train_flops"] if ledger else float("nan")
+            for s in sides:
+                rows.append({"student": student, "arm": arm_name, "side": s, "median_s": med[s],
+                             "spread": f"{min(walls[s]):.2f}-{max(walls[s]):.2f}", "tokens_per_s": sum(lengths) / med[s],
+                             "vs_loop": med["loop"] / med[s] if "loop" in med else float("nan"),
+                             "mfu": flops / med[s] / peak,
+                             "padding": padding_fraction(lengths, tcfg.micro_batch_size if s.startswith("sor") else GLOBAL_BATCH),
+                             "params": ledger.get("parameters") if ledger else None, "tokens": sum(lengths)})
+    lines = ["| student | arm | side | median wall s (range) | tokens/s | throughput vs loop | MFU | padding |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['student']} ({r['params']:,} params) | {r['arm']} | {r['side']} | {r['median_s']:.2f} "
+                     f"({r['spread']}) | {r['tokens_per_s']:,.0f} | {r['vs_loop']:.2f}x | {100 * r['mfu']:.1f}% "
+                     f"| {100 * r['padding']:.0f}% |")
+    table = "\n".join(lines)
+    head = (f"`benchmarks/train_throughput.py --students {args.students} --arms {args.arms} --samples {args.samples} "
+            f"--repeats {args.repeats}` on {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
+            f"{torch.get_num_threads()} threads, torch {torch.__version__}, Python {sys.version.split()[0]}, "
+            f"{time.time() - t_start:.0f} s. Measured fp32 matmul peak: {peak / 1e9:.1f} GFLOP/s. Global batch "
+            f"{GLOBAL_BATCH}; `sor` micro-batch {tcfg.micro_batch_size}; medians of {args.repeats} alternating repeats.")
+    print(head + "\n\n" + table)
+    if args.record:
+        with open(Path(__file__).parent / "RESULTS.md", "a") as fh:
+            fh.write("\n## Training throughput: `sor train` vs TRL defaults vs a minimal loop\n\n" + head + "\n\n"
+                     + table + "\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

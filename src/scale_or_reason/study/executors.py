@@ -102,7 +102,9 @@ def run_task(cfg: StudyConfig, task: Task, out: str | Path) -> dict[str, Any]:
             log = out / "logs" / (task.id.replace("/", "~") + ".log")
             log.parent.mkdir(parents=True, exist_ok=True)
             log.write_text(traceback.format_exc())
-            mark(out, task, "failed", error=_one_line(e) if not isinstance(e, KeyboardInterrupt) else "interrupted",
+            reason = ("interrupted" if isinstance(e, KeyboardInterrupt) else
+                      "terminated (SIGTERM): a rerun resumes" if isinstance(e, SystemExit) else _one_line(e))
+            mark(out, task, "failed", error=reason,
                  seconds=time.time() - t0, log=str(log))
         raise
     if main:
