@@ -174,7 +174,10 @@ def main() -> int:
                 "time, rerun to completion, compared with the uninterrupted reference.\n\n")
         with open(Path(__file__).parent / "RESULTS.md", "a") as fh:
             fh.write(head + table + "\n")
-    shutil.rmtree(work, ignore_errors=True)
+    if failures:
+        print(f"kept for inspection: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     return 1 if failures else 0
 
 

@@ -48,7 +48,7 @@ from .profiles import (
     get_profile,
 )
 from .sources import FieldMap, PromptItem, count_prompts, iter_prompts
-from ..util import Terminated, terminated_unwinds  # noqa: F401  (Terminated: re-exported for callers)
+from ..util import Terminated, sigterm_requested
 from .store import DoneIds, PairStore, iter_pairs, read_failures
 
 __all__ = ["BACKENDS", "GenerateConfig", "format_summary", "generate", "load_generate_config", "make_backend",
@@ -457,7 +457,10 @@ def _run(cfg: GenerateConfig, backend: Backend) -> dict[str, Any]:
     t0 = time.monotonic()
     stats = {"new_pairs": 0, "skipped": 0, "failed_prompts": 0, "failures": []}
     tokens = {"ift": 0, "reasoning": 0}
-    with terminated_unwinds(), \
+    # SIGTERM (preemption) only sets a flag while the store is open: the loop stops between two results, the store
+    # closes normally (writing what it buffered), then the run exits 143. (Raising at the signal's instant could land
+    # inside the store's own bookkeeping: once in ~60 trials the rerun then differed.)
+    with sigterm_requested() as terminated, \
             PairStore(cfg.out, manifest, shard_size=cfg.shard_size, flush_seconds=cfg.flush_seconds) as store:
         done = store.done_ids()
         partials = store.partials(done)
@@ -541,13 +544,17 @@ def _run(cfg: GenerateConfig, backend: Backend) -> dict[str, Any]:
                 if p.complete():
                     del pending[r.job.item.prompt_id]
                     finish(p)
-            if probe:
+                if terminated.is_set():
+                    break
+            if probe and not terminated.is_set():
                 _check_probe(probe, backend)
                 for q in probe:
                     store.add_pair(q)
                 probe = None
         finally:
             progress.close()
+    if terminated.is_set():
+        raise Terminated(143)
     elapsed = time.monotonic() - t0
     summary = summarize_store(cfg.out)
     summary.update(stats)
