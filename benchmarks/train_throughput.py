@@ -8,6 +8,9 @@ in one invocation on the same inputs, alternating (the order rotates every repea
          the wall is ``trainer.train()`` (model built and samples tokenized before it, as for the others)
   trl    a plain ``SFTTrainer`` with TRL's defaults (prompt/completion dataset, per-device batch 32,
          ``save_strategy="no"``, ``report_to="none"``; otherwise untouched)
+  sor-metrics   ``sor`` with TRL's per-step token metrics (entropy, accuracy: its fused LM-head forward)
+  sor-micro8    ``sor`` with micro-batches of 8, grouped by length within each global batch
+  sor-micro8-ungrouped  ... in the arm's order (the padding lever's baseline)
   sor-noledger  the same trainer without the per-step FLOPs ledger (``--sides`` adds it: the ledger's overhead)
   loop   a minimal loop: pre-tokenized, right-padded batches, forward, backward, clip, fused AdamW, no Trainer
 
@@ -53,6 +56,16 @@ def padding_fraction(lengths: list[int], micro: int) -> float:
     return 1 - sum(lengths) / slots
 
 
+def _padding(side: str, lengths: list[int], micro: int) -> float:
+    from scale_or_reason.train import grouped_order
+
+    if side == "sor-micro8":
+        return padding_fraction([lengths[i] for i in grouped_order(lengths, GLOBAL_BATCH)], 8)
+    if side == "sor-micro8-ungrouped":
+        return padding_fraction(lengths, 8)
+    return padding_fraction(lengths, micro if side.startswith("sor") else GLOBAL_BATCH)
+
+
 def run_sor(spec, arm, samples, tdir, out, tcfg) -> tuple[float, dict]:
     from scale_or_reason.train import train_student
 
@@ -67,16 +80,26 @@ def run_sor_without_ledger(spec, arm, samples, tdir, out, tcfg) -> float:
 
     from scale_or_reason.train import make_trainer
 
+    class Plain(SFTTrainer):  # the loss as sor computes it (token_metrics off), nothing else
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            return super(SFTTrainer, self).compute_loss(model, {**inputs, "use_cache": False}, return_outputs,
+                                                        num_items_in_batch)
+
     t = make_trainer(spec, arm, samples, tdir, out, tcfg).trainer
-    plain = SFTTrainer(model=t.model, args=t.args, train_dataset=t.train_dataset, processing_class=t.processing_class,
+    plain = Plain(model=t.model, args=t.args, train_dataset=t.train_dataset, processing_class=t.processing_class,
                        optimizers=(t.optimizer, t.lr_scheduler))
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     plain.pop_callback(ProgressCallback)
     plain.pop_callback(PrinterCallback)
+    import gc
+
+    gc.freeze()  # as train._fit does
     t0 = time.perf_counter()
     plain.train()
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    gc.unfreeze()
+    return wall
 
 
 def run_trl(spec, texts, tok, out, seed) -> float:
@@ -168,6 +191,15 @@ def main() -> int:
                     out = work / "runs" / f"{student}-{arm_name}-{side}-{r}"
                     if side == "sor":
                         wall, ledger = run_sor(spec, arm_name, samples, tdir, out, tcfg)
+                    elif side == "sor-metrics":
+                        wall, _ = run_sor(spec, arm_name, samples, tdir, out,
+                                          dataclasses.replace(tcfg, token_metrics=True))
+                    elif side == "sor-micro8":
+                        wall, _ = run_sor(spec, arm_name, samples, tdir, out,
+                                          dataclasses.replace(tcfg, micro_batch_size=8))
+                    elif side == "sor-micro8-ungrouped":
+                        wall, _ = run_sor(spec, arm_name, samples, tdir, out,
+                                          dataclasses.replace(tcfg, micro_batch_size=8, group_by_length=False))
                     elif side == "sor-noledger":
                         wall = run_sor_without_ledger(spec, arm_name, samples, tdir, out, tcfg)
                     elif side == "trl":
@@ -183,7 +215,7 @@ def main() -> int:
                              "spread": f"{min(walls[s]):.2f}-{max(walls[s]):.2f}", "tokens_per_s": sum(lengths) / med[s],
                              "vs_loop": med["loop"] / med[s] if "loop" in med else float("nan"),
                              "mfu": flops / med[s] / peak,
-                             "padding": padding_fraction(lengths, tcfg.micro_batch_size if s.startswith("sor") else GLOBAL_BATCH),
+                             "padding": _padding(s, lengths, tcfg.micro_batch_size),
                              "params": ledger.get("parameters") if ledger else None, "tokens": sum(lengths)})
     lines = ["| student | arm | side | median wall s (range) | tokens/s | throughput vs loop | MFU | padding |",
              "|---|---|---|---|---|---|---|---|"]

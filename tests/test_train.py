@@ -4,10 +4,18 @@ import dataclasses
 import json
 
 import pytest
+import torch
 
 from scale_or_reason.data import Arm, build_arm, render
 from scale_or_reason.flops import Architecture, train_flops
-from scale_or_reason.train import StudentSpec, TrainConfig, schedule_lengths, train_student, wsd_multiplier
+from scale_or_reason.train import (
+    StudentSpec,
+    TrainConfig,
+    grouped_order,
+    schedule_lengths,
+    train_student,
+    wsd_multiplier,
+)
 
 from conftest import TINY_QWEN3
 
@@ -41,8 +49,9 @@ def test_train_ledger_checkpoint_and_rerun(tiny_setup, tmp_path):
     tok = AutoTokenizer.from_pretrained(tdir)
     lengths = [len(tok("".join(render(tok, p, f)))["input_ids"]) for p, f in samples]
     order = [json.loads(line) for line in (run / "order.jsonl").read_text().splitlines()]
-    assert [o["prompt_id"] for o in order] == [p.prompt_id for p, _ in samples]
-    assert [o["tokens"] for o in order] == lengths
+    trained = grouped_order(lengths, 32)  # micro-batches of 16: each global batch is trained longest first
+    assert [o["prompt_id"] for o in order] == [samples[i][0].prompt_id for i in trained]
+    assert [o["tokens"] for o in order] == [lengths[i] for i in trained]
     assert ledger["tokens"] == sum(lengths) and ledger["samples"] == 64 and ledger["steps"] == 2
     model = AutoModelForCausalLM.from_pretrained(run)
     arch = Architecture.from_config(model.config)
@@ -286,3 +295,51 @@ def test_a_finished_run_is_redone_when_the_teachers_answers_change(tiny_setup, t
     again = train_student(spec, "ift", changed, tdir, tmp_path / "run", cfg)
     assert (tmp_path / "run" / "model.safetensors").stat().st_mtime_ns != mtime
     assert again["tokens"] > first["tokens"]
+
+
+def test_length_grouping_keeps_each_steps_samples_and_pads_less(tiny_setup, tmp_path):
+    """Grouped micro-batches (longest first within each global batch): the same samples per optimiser step, so the
+    same per-step tokens and the same losses (up to float summation order), with fewer padding slots."""
+    assert grouped_order([1, 5, 3, 2], 2) == [1, 0, 2, 3] and grouped_order([4, 4, 9], 2) == [0, 1, 2]
+    tdir, pairs = tiny_setup
+    samples = build_arm(pairs, Arm.parse("mixed:0.5"), 64)
+    spec = StudentSpec(name="t", config=TINY_QWEN3)
+    rows = {}
+    for grouped in (False, True):
+        cfg = TrainConfig(learning_rate=3e-3, batch_size=32, micro_batch_size=8, tensorboard=False,
+                          group_by_length=grouped)
+        train_student(spec, "mixed:0.5", samples, tdir, tmp_path / str(grouped), cfg)
+        rows[grouped] = _ledger_rows(tmp_path / str(grouped))
+    assert [r["tokens"] for r in rows[True]] == [r["tokens"] for r in rows[False]]
+    assert [r["loss"] for r in rows[True]] == pytest.approx([r["loss"] for r in rows[False]], rel=1e-4)
+
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tdir)
+    lengths = [len(tok("".join(render(tok, p, f)))["input_ids"]) for p, f in samples]
+
+    def slots(order):
+        ls = [lengths[i] for i in order]
+        return sum(max(ls[i:i + 8]) * 8 for i in range(0, len(ls), 8))
+
+    assert slots(grouped_order(lengths, 32)) < slots(range(len(lengths)))
+
+
+def test_the_loss_without_trls_token_metrics_is_the_same_loss(tiny_setup, tmp_path):
+    """``token_metrics = False`` (the default) takes the model's own loss instead of TRL's fused forward with its
+    entropy and accuracy metrics: the same per-step losses and the same weights, with accumulation too."""
+    from safetensors.torch import load_file
+
+    tdir, pairs = tiny_setup
+    samples = build_arm(pairs, Arm.parse("mixed:0.5"), 64)
+    spec = StudentSpec(name="t", config=TINY_QWEN3)
+    rows, weights = {}, {}
+    for metrics in (True, False):
+        cfg = TrainConfig(learning_rate=3e-3, batch_size=32, micro_batch_size=8, tensorboard=False,
+                          token_metrics=metrics)
+        train_student(spec, "mixed:0.5", samples, tdir, tmp_path / str(metrics), cfg)
+        rows[metrics] = _ledger_rows(tmp_path / str(metrics))
+        weights[metrics] = load_file(tmp_path / str(metrics) / "model.safetensors")
+    assert [r["loss"] for r in rows[False]] == pytest.approx([r["loss"] for r in rows[True]], rel=1e-5)
+    for k, w in weights[True].items():
+        assert torch.allclose(w, weights[False][k], rtol=1e-4, atol=1e-6), k
