@@ -354,7 +354,11 @@ def _streamed_dataset(arm: StreamedArm, tok: Any, think: str, run_dir: Path, bat
         if state.is_main_process:
             _render_arm(arm, tok, think, run_dir, data_dir, batch)
         ds = Dataset.from_parquet(str(data_dir / "arm.parquet"), cache_dir=str(data_dir / f"cache-{state.process_index}"))
-    return ds.sort("position").remove_columns("position")
+    # the arm's order as an indices mapping (what Dataset.sort builds too, but its pyarrow call warns on every run)
+    import numpy as np
+
+    order = np.argsort(np.asarray(ds.data.column("position")), kind="stable")
+    return ds.select(order).remove_columns("position")
 
 
 def _render_arm(arm: StreamedArm, tok: Any, think: str, run_dir: Path, data_dir: Path, batch: int) -> None:
