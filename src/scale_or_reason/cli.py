@@ -31,7 +31,7 @@ def _fail(message: str) -> None:
 
 @app.command()
 def demo(
-    profile: str = typer.Option("demo", help="Shipped study: 'demo' (~10.5 min on 2 cores; alias 'default'), 'quick' (~1 min), 'curriculum' (all ρ, one size) or 'full' (5 sizes, LR grid, 3 seeds)."),
+    profile: str = typer.Option("demo", help="Shipped study: 'demo' (~9 min on 2 cores; alias 'default'), 'quick' (~1 min), 'curriculum' (all ρ, one size) or 'full' (5 sizes, LR grid, 3 seeds)."),
     out: Path = typer.Option(Path("sor-study"), help="Study directory (created; a rerun reuses finished tasks)."),
 ) -> None:
     """Run the embedded study (`sor study run studies/demo.toml`) and print where the report is."""
