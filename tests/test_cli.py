@@ -77,3 +77,31 @@ def test_generate_errors_keep_brackets_and_name_the_field(tmp_path):
     g.write_text("[generate]\nmax_retires = 3\n")
     _one_line_error(runner.invoke(app, ["generate", "--config", str(g), "--source", "x"]),
                     "g.toml: unknown key generate.max_retires")
+
+
+def test_verbose_prints_the_toolkits_info_logs(tmp_path, monkeypatch):
+    """``sor --verbose`` turns on the toolkit's INFO logs (and tells the study executor to keep library bars);
+    without it they stay off."""
+    import logging
+    import os
+
+    from typer.testing import CliRunner
+
+    from scale_or_reason.cli import app
+
+    monkeypatch.delenv("SOR_VERBOSE", raising=False)
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers), logging.getLogger("scale_or_reason").level)
+    try:
+        quiet = CliRunner().invoke(app, ["bench", "list"])
+        assert quiet.exit_code == 0, quiet.output
+        assert logging.getLogger("scale_or_reason").getEffectiveLevel() > logging.INFO
+        loud = CliRunner().invoke(app, ["--verbose", "bench", "list"])
+        assert loud.exit_code == 0, loud.output
+        assert logging.getLogger("scale_or_reason").getEffectiveLevel() == logging.INFO
+        assert os.environ.get("SOR_VERBOSE") == "1"
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+        logging.getLogger("scale_or_reason").setLevel(saved[2])
+        os.environ.pop("SOR_VERBOSE", None)

@@ -22,6 +22,22 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
 err = Console(stderr=True)
 
 
+@app.callback()
+def _options(verbose: bool = typer.Option(
+        False, "--verbose", "-v",
+        help="Also print INFO logs (the toolkit's and its libraries') and the libraries' own progress bars. The "
+             "console otherwise shows one bar per stage and one line per task; full per-step logs are in each run "
+             "directory (train_log.jsonl, tensorboard/) and failed tasks' tracebacks in <study>/logs/.")) -> None:
+    """scale-or-reason: should you train a bigger IFT student or a smaller reasoning one?"""
+    if verbose:
+        import logging
+        import os
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("scale_or_reason").setLevel(logging.INFO)
+        os.environ["SOR_VERBOSE"] = "1"  # read by the study executor, which otherwise silences library bars
+
+
 def _fail(message: str) -> None:
     from rich.markup import escape
 

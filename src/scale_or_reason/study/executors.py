@@ -73,7 +73,9 @@ def _is_main_process() -> bool:
 
 def _quiet_libraries() -> None:
     """The study shows one progress bar and one line per task; the libraries' own per-file bars (loading
-    weights, writing shards, dataset maps) would bury them."""
+    weights, writing shards, dataset maps) would bury them. ``sor --verbose`` keeps them."""
+    if os.environ.get("SOR_VERBOSE"):
+        return
     try:
         import datasets
         from transformers.utils import logging as hf_logging
