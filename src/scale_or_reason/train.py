@@ -101,7 +101,8 @@ class TrainConfig:
     token_metrics: bool = False
     """Log TRL's per-step entropy and token accuracy (its fused LM-head forward computes them for every token).
     Off, the loss is the model's own causal-LM loss normalised the same way (by the global batch's completion
-    tokens): the same value and gradient, 12-50% faster on CPU (``benchmarks/train_throughput.py``)."""
+    tokens): the same value and gradient; the metrics cost 11-93% more wall time on CPU
+    (``benchmarks/train_throughput.py``)."""
     group_by_length: bool = True
     """Within each global batch, order the samples longest first, so each micro-batch pads to a length close
     to its own samples'. Every optimiser step still sees exactly the same samples and the loss is normalised
