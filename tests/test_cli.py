@@ -69,10 +69,12 @@ def test_hostile_flops_inputs_get_one_line_errors(tmp_path):
                     "zero.json", "'num_attention_heads' must be positive, got 0")
 
 
-def test_generate_errors_keep_brackets_and_name_the_field(tmp_path):
+def test_generate_errors_keep_brackets_and_name_the_field(tmp_path, monkeypatch):
     runner = CliRunner()
+    monkeypatch.chdir(tmp_path)  # the default --out is ./pairs
     _one_line_error(runner.invoke(app, ["generate", "--source", str(tmp_path / "[/x].jsonl")]),
                     f"{tmp_path}/[/x].jsonl: no such prompt file")
+    assert not (tmp_path / "pairs").exists()  # a bad source leaves no empty store behind
     g = tmp_path / "g.toml"
     g.write_text("[generate]\nmax_retires = 3\n")
     _one_line_error(runner.invoke(app, ["generate", "--config", str(g), "--source", "x"]),

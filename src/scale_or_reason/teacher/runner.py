@@ -460,6 +460,9 @@ def _run(cfg: GenerateConfig, backend: Backend) -> dict[str, Any]:
     # SIGTERM (preemption) only sets a flag while the store is open: the loop stops between two results, the store
     # closes normally (writing what it buffered), then the run exits 143. (Raising at the signal's instant could land
     # inside the store's own bookkeeping: once in ~60 trials the rerun then differed.)
+    # the source opened and its first row read before the store exists: a wrong path or field leaves no empty
+    # store behind (the CLI's default --out is ./pairs)
+    next(iter_prompts(cfg.source, cfg.fields(), split=cfg.split, limit=cfg.limit), None)
     with sigterm_requested() as terminated, \
             PairStore(cfg.out, manifest, shard_size=cfg.shard_size, flush_seconds=cfg.flush_seconds) as store:
         done = store.done_ids()
