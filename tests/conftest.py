@@ -118,3 +118,27 @@ def fake_vllm(tiny_setup, monkeypatch):
         return calls
 
     return install
+
+
+def signal_when(cmd, env, ready, sig, *, timeout_s=60.0, exit_timeout_s=120.0) -> int:
+    """Start ``cmd``, send it ``sig`` once ``ready()`` is true, and return its exit status. Fails the test if the
+    process ends before it is ready (with the end of its stderr) or is not ready within ``timeout_s``."""
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not ready():
+            if proc.poll() is not None:
+                pytest.fail(f"ended before the signal: {proc.stderr.read().decode()[-2000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"not ready within {timeout_s:.0f} s")
+            time.sleep(0.01)
+        proc.send_signal(sig)
+        return proc.wait(timeout=exit_timeout_s)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()

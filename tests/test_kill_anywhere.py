@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import signal_when
+
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,7 +35,6 @@ def test_a_preempted_training_saves_a_checkpoint_and_the_rerun_resumes_from_it(t
     and the process exits 143; the rerun resumes from step N (its log keeps the N rows it had) and finishes."""
     import json
     import signal
-    import time
 
     from scale_or_reason.synthetic.tokenizer import embedded_tokenizer, save_tokenizer
     from scale_or_reason.train import last_complete_checkpoint
@@ -53,19 +54,9 @@ def test_a_preempted_training_saves_a_checkpoint_and_the_rerun_resumes_from_it(t
     cmd = [*sor, "train", "--pairs", str(tmp_path / "pairs"), "--arm", "reasoning", "--out", str(run),
            "--student-config", str(student), "--tokenizer", str(tok), "--samples", "640", "--batch-size", "8",
            "--micro-batch-size", "8", "--lr", "3e-3"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 240
-        log = run / "train_log.jsonl"
-        while time.monotonic() < deadline and not (log.exists() and len(log.read_text().splitlines()) >= 5):
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=120) == 143
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.stderr.close()
+    log = run / "train_log.jsonl"
+    ready = lambda: log.exists() and len(log.read_text().splitlines()) >= 5  # noqa: E731
+    assert signal_when(cmd, env, ready, signal.SIGTERM, timeout_s=240) == 143
     ckpt = last_complete_checkpoint(run / "trainer")
     assert ckpt is not None and not (run / "DONE.json").exists()
     step = int(ckpt.name.split("-")[1])

@@ -26,6 +26,8 @@ from scale_or_reason.teacher.backends import Job  # noqa: E402
 from scale_or_reason.teacher.openai_backend import OpenAIBackend  # noqa: E402
 from scale_or_reason.teacher.sources import PromptItem  # noqa: E402
 
+from conftest import signal_when  # noqa: E402
+
 
 class FaultServer:
     """An OpenAI-compatible chat endpoint whose answers are a function of the prompt and the mode.
@@ -311,19 +313,7 @@ def test_sigterm_writes_the_buffered_pairs_before_exiting(tmp_path):
         cmd = [sys.executable, "-m", "scale_or_reason.cli", "generate", "--source", str(src), "--out", str(out),
                "--backend", "openai", "--model", "toy", "--base-url", srv.url, "--profile", "qwen3",
                "--concurrency", "8", "--shard-size", "100000", "--no-progress"]
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and len(srv.bodies) < 60:
-                if proc.poll() is not None:
-                    pytest.fail(f"generation ended early: {proc.stderr.read().decode()[-2000:]}")
-                time.sleep(0.01)
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=30) == 143
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.stderr.close()
+        assert signal_when(cmd, env, lambda: len(srv.bodies) >= 60, signal.SIGTERM, exit_timeout_s=30) == 143
     kept = read_pairs(out)
     assert 0 < len(kept) < len(prompts) and not list(out.glob("pairs-*.parquet.tmp*"))
 

@@ -616,14 +616,11 @@ def main() -> None:
     end of a step, then a checkpoint) take the signal over while they run."""
     import signal
 
-    from .util import Terminated
+    from .util import terminated_unwinds
 
-    def on_sigterm(signum, frame):
-        raise Terminated(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        app()
+        with terminated_unwinds():
+            app()
     finally:  # the work is over: a SIGTERM during interpreter shutdown is ignored (Python would reset the handler
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # to the default and die of it, status -15, mid-cleanup)
 

@@ -422,16 +422,17 @@ class PreparedRun:
 
 
 @functools.cache
-def trainer_classes() -> tuple[type, type, type]:
-    """``(StepLedger, LedgerTrainer, QuietProgress)``: defined once, on first use — not at import, because their
-    bases (transformers' ``TrainerCallback``, TRL's ``SFTTrainer``) take seconds to import and most commands
+def trainer_classes() -> tuple[type, type, type, type]:
+    """``(StepLedger, LedgerTrainer, QuietProgress, CheckpointOnSigterm)``: defined once, on first use — not at
+    import, because their bases (transformers' ``TrainerCallback``, TRL's ``SFTTrainer``) take seconds to import and most commands
     (plan, analyze, generate) never train.
 
     * ``StepLedger(log_path, arch, lora, tensorboard_dir)`` writes one ``train_log.jsonl`` row per optimiser
       step (samples, tokens, loss, LR, FLOPs) from the lengths ``LedgerTrainer`` hands it;
     * ``LedgerTrainer(..., step_ledger=)`` reads each micro-batch's sample lengths before the step (gathered
       over ranks);
-    * ``QuietProgress`` is transformers' progress bar without the per-step metrics dict under it.
+    * ``QuietProgress`` is transformers' progress bar without the per-step metrics dict under it;
+    * ``CheckpointOnSigterm(flag)`` saves a checkpoint and stops at the end of the step once ``flag`` is set.
     """
     import torch
     from transformers import TrainerCallback
@@ -512,7 +513,17 @@ def trainer_classes() -> tuple[type, type, type]:
         def on_log(self, args, state, control, logs=None, **kw):
             return None
 
-    return StepLedger, LedgerTrainer, QuietProgress
+    class CheckpointOnSigterm(TrainerCallback):
+        """SIGTERM (preemption): finish the optimiser step, save a checkpoint, stop; the rerun resumes there."""
+
+        def __init__(self, flag: Any):
+            self.flag = flag
+
+        def on_step_end(self, args, state, control, **kw):
+            if self.flag.is_set():
+                control.should_save = control.should_training_stop = True
+
+    return StepLedger, LedgerTrainer, QuietProgress, CheckpointOnSigterm
 
 
 def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples | None, tokenizer_dir: Path,
@@ -587,7 +598,7 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples | None, toke
     lora = _lora(cfg)
     log_path = Path(run_dir) / "train_log.jsonl"
 
-    StepLedger, LedgerTrainer, QuietProgress = trainer_classes()
+    StepLedger, LedgerTrainer, QuietProgress, _ = trainer_classes()
     ledger_cb = StepLedger(log_path, arch, lora, Path(run_dir) / "tensorboard" if cfg.tensorboard else None)
 
     args = SFTConfig(
@@ -700,20 +711,9 @@ def last_complete_checkpoint(trainer_dir: Path, remove_incomplete: bool = False)
 def _fit(trainer: Any, run_dir: Path) -> tuple[Any, Any, float] | None:
     """Train (resuming from the last checkpoint in ``run_dir/trainer``); returns ``(model, state_dict, wall
     seconds)`` on the main process, None on the others (after the gather every rank must join)."""
-    from transformers import TrainerCallback
-
     from .util import Terminated, sigterm_requested
 
-    class CheckpointOnSigterm(TrainerCallback):
-        """SIGTERM (preemption): finish the optimiser step, save a checkpoint, stop; the rerun resumes there."""
-
-        def __init__(self, flag: Any):
-            self.flag = flag
-
-        def on_step_end(self, args, state, control, **kw):
-            if self.flag.is_set():
-                control.should_save = control.should_training_stop = True
-
+    CheckpointOnSigterm = trainer_classes()[3]
     checkpoint = last_complete_checkpoint(run_dir / "trainer", remove_incomplete=trainer.is_world_process_zero())
     t0 = time.time()
     import gc

@@ -188,20 +188,15 @@ class Terminated(SystemExit):
 
 
 @contextlib.contextmanager
-def terminated_unwinds() -> Iterator[None]:
-    """Within it, SIGTERM raises ``Terminated`` (exit status 143) instead of ending the process on the spot, so
-    ``with`` blocks close: the pair store writes the pairs it buffered (up to a shard), an evaluation's
-    generations file ends on a whole line. Outside the main thread (no signal handlers there) it does nothing."""
+def _on_sigterm(handler: Any) -> Iterator[None]:
+    """SIGTERM handled by ``handler`` within the block, the previous handler restored after it. Outside the main
+    thread (where Python allows no signal handlers) the block runs with the handling unchanged."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise Terminated(128 + signum)
-
     previous = signal.signal(signal.SIGTERM, handler)
     try:
         yield
@@ -209,20 +204,24 @@ def terminated_unwinds() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(128 + signum)
+
+
+@contextlib.contextmanager
+def terminated_unwinds() -> Iterator[None]:
+    """Within it, SIGTERM raises ``Terminated`` (exit status 143) instead of ending the process on the spot, so
+    ``with`` blocks close: an evaluation's generations file ends on a whole line, the vote cache too."""
+    with _on_sigterm(_raise_terminated):
+        yield
+
+
 @contextlib.contextmanager
 def sigterm_requested() -> Iterator[Any]:
     """Within it, SIGTERM only sets the ``threading.Event`` it yields, for work that must reach a safe point
-    first (training: the end of an optimiser step, then a checkpoint). Outside the main thread the event is
-    never set."""
-    import signal
+    first (training: the end of an optimiser step, then a checkpoint; generation: between two results)."""
     import threading
 
     flag = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
+    with _on_sigterm(lambda signum, frame: flag.set()):
         yield flag
-        return
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: flag.set())
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGTERM, previous)
