@@ -14,7 +14,7 @@ Example::
 
     from scale_or_reason.train import StudentSpec, TrainConfig, train_student
     spec = StudentSpec(name="s1", config={"model_type": "qwen3", "hidden_size": 64, ...})
-    result = train_student(spec, samples, tokenizer_dir, run_dir, TrainConfig(learning_rate=1e-3))
+    result = train_student(spec, "reasoning", samples, tokenizer_dir, run_dir, TrainConfig(learning_rate=1e-3))
     print(result["train_flops"])
 """
 
@@ -742,14 +742,41 @@ def _fit(trainer: Any, run_dir: Path) -> tuple[Any, Any, float] | None:
     return model, state_dict, wall
 
 
+def release_memory() -> None:
+    """Free what a finished run left behind: the Trainer, its model and optimiser sit in reference cycles
+    (callbacks, accelerate's hooks) that only the cycle collector frees. Measured on an H100: 2.0 GB
+    (Qwen2.5-0.5B) and 6.2 GB (1.5B) stayed allocated after ``train_student`` returned, so a study training
+    its runs in one process accumulated memory. Called once the run's frame is gone."""
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - a core dependency
+        return
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def train_student(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_dir: Path,
                   run_dir: Path, cfg: TrainConfig, *, tokenizer_id: str = "", callbacks: list | None = None,
                   empty_think: str | None = None) -> dict[str, Any]:
     """Train ``spec`` on ``samples`` (``(pair, format)`` in order) into ``run_dir``; returns the ledger.
 
     A finished run with the same key is not redone: its ledger is returned as is. An unfinished one
-    with checkpoints (``cfg.save_steps``) resumes from the last of them.
+    with checkpoints (``cfg.save_steps``) resumes from the last of them. Whatever the run allocated
+    (model, optimiser, GPU memory) is freed before this returns or raises.
     """
+    try:
+        return _train_student(spec, arm_name, samples, tokenizer_dir, run_dir, cfg, tokenizer_id=tokenizer_id,
+                              callbacks=callbacks, empty_think=empty_think)
+    finally:
+        release_memory()
+
+
+def _train_student(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_dir: Path,
+                   run_dir: Path, cfg: TrainConfig, *, tokenizer_id: str = "", callbacks: list | None = None,
+                   empty_think: str | None = None) -> dict[str, Any]:
     run_dir = Path(run_dir)
     key = run_key(spec, arm_name, samples, cfg, tokenizer_id)
     finished = _start(run_dir, key)
@@ -818,6 +845,15 @@ def pretrain_base(spec: StudentSpec, texts: list[str], tokenizer_dir: Path, run_
         ledger = pretrain_base(spec, base_corpus(tokenizer=tok), tok_dir, Path("bases/s1"), TrainConfig(epochs=2))
         student = dataclasses.replace(spec, pretrained="bases/s1")
     """
+    try:
+        return _pretrain_base(spec, texts, tokenizer_dir, run_dir, cfg, tokenizer_id=tokenizer_id,
+                              callbacks=callbacks)
+    finally:
+        release_memory()
+
+
+def _pretrain_base(spec: StudentSpec, texts: list[str], tokenizer_dir: Path, run_dir: Path, cfg: TrainConfig, *,
+                   tokenizer_id: str = "", callbacks: list | None = None) -> dict[str, Any]:
     run_dir = Path(run_dir)
     key = stable_hash({"spec": asdict(spec), "texts": stable_hash(list(texts), 32), "ledger": LEDGER_VERSION,
                        "cfg": {k: v for k, v in asdict(cfg).items() if k not in ("threads",)}, "tok": tokenizer_id})
