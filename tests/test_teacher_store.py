@@ -1,6 +1,7 @@
 """Pair store, prompt sources, resume, export/import and ``sor generate`` on the synthetic backend."""
 
 import json
+import math
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -261,3 +262,68 @@ def test_vllm_backend_code_path_against_a_stub(tmp_path, fake_vllm):
     assert (p.reasoning_trace, p.reasoning_answer) == ("3 + 4 = 7", "The answer is 7.")
     assert p.ift_answer == "The answer is 7."
     assert p.ift_prompt_tokens > p.prompt_tokens and not p.truncated and p.teacher == "Qwen/Qwen3-8B"
+
+
+def test_token_estimate_is_pythons_word_pattern_and_exact_counts_are_the_tokenizers(tmp_path):
+    import re
+
+    from scale_or_reason.teacher.tokens import count_tokens
+
+    texts = ["Hello, world!", "", None, "naïve café — 你好 世界！ x_y 3.14 \u00a0 a\u3000b \u2028 é",
+             "tab\tnew\nline\x1c\x1f\x85 \x0b\x0c end",
+             "".join(map(chr, range(128))) * 2, "a\x1cb\x0bc_d-e  f\x00g!! __ 9x --", "Ⅷ ² ½ ٣ 🙂🙂 <think>\n\\boxed{42}</think>"]
+    words = re.compile(r"\w+|[^\w\s]")
+    assert count_tokens(texts) == [len(words.findall(t or "")) for t in texts]
+    from scale_or_reason.synthetic.tokenizer import build_tokenizer
+
+    tok = build_tokenizer(["hello world think boxed"] * 5, vocab_size=120)
+    assert count_tokens(texts, tok) == [len(tok(t or "", add_special_tokens=False)["input_ids"]) for t in texts]
+
+
+def test_a_columnar_import_stores_what_a_pair_by_pair_import_would(tmp_path):
+    """Every field of every imported pair equals the ``PairedSample`` built row by row from the split and the
+    counts of each text alone; a resumed import (cut after 3 rows) ends with the same store."""
+    from scale_or_reason.records import PairedSample
+    from scale_or_reason.synthetic.tokenizer import build_tokenizer
+    from scale_or_reason.teacher.profiles import get_profile
+    from scale_or_reason.teacher.tokens import count_tokens
+
+    rows = [{"prompt": "What is 2+2?", "reasoning": "<think>\nadd them: 4\n</think>\n\n\\boxed{4}", "ift": "4"},
+            {"prompt": "Déjà vu — 你好?", "reasoning": "<think>\nstill thinking", "ift": "<think>\nx\n</think>\n\nok"},
+            {"prompt": "b", "reasoning": "<think>\nok\n</think>\n\nB", "ift": "", "family": "Math-OE"},
+            {"prompt": "c", "reasoning": "no trace at all", "ift": "C."},
+            {"prompt": "d", "reasoning": "<think>\n\n</think>\n\n", "ift": "D"}]
+    f = tmp_path / "r.jsonl"
+    f.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    profile = get_profile("qwen3")
+    tok = build_tokenizer(["what is add them still thinking ok no trace"] * 5, vocab_size=150)
+    for tokenizer in (None, tok):
+        def one(t):
+            return count_tokens([t], tokenizer)[0]
+
+        expected = {}
+        for i, r in enumerate(rows):
+            rea, ift = profile.split(r["reasoning"]), profile.split(r["ift"])
+            pid = make_prompt_id(i, r["prompt"])
+            expected[pid] = PairedSample(
+                prompt_id=pid, family=r.get("family", ""), prompt=r["prompt"], reference=None,
+                ift_answer=ift.answer, reasoning_trace=rea.trace, reasoning_answer=rea.answer,
+                prompt_tokens=one(r["prompt"]), ift_prompt_tokens=one(r["prompt"]), ift_tokens=one(ift.answer),
+                trace_tokens=one(rea.trace), reasoning_answer_tokens=one(rea.answer),
+                ift_finish_reason="stop", reasoning_finish_reason="stop" if rea.closed else "unknown",
+                teacher="t", sampling={}, profile="imported", ift_trace=ift.trace, ift_trace_tokens=one(ift.trace),
+                ift_completion_tokens=one(ift.answer) + one(ift.trace),
+                reasoning_completion_tokens=one(rea.trace) + one(rea.answer),
+                ift_text=r["ift"], reasoning_text=r["reasoning"], token_counts_exact=tokenizer is not None,
+                truncated=not rea.closed, empty_answer=not ift.answer or not rea.answer,
+                toggle_ignored=bool(ift.trace) or not rea.trace, teacher_flops=math.nan)
+        store = tmp_path / f"s-{tokenizer is None}"
+        assert import_pairs(str(f), store, teacher="t", tokenizer=tokenizer, limit=3, shard_size=2)["imported"] == 3
+        got = import_pairs(str(f), store, teacher="t", tokenizer=tokenizer, shard_size=2)
+        assert (got["imported"], got["skipped"]) == (2, 3)
+        stored = {p.prompt_id: p for p in read_pairs(store)}
+        assert stored.keys() == expected.keys()
+        for pid, p in stored.items():
+            a, b = p.to_dict(), expected[pid].to_dict()
+            assert math.isnan(a.pop("teacher_flops")) and math.isnan(b.pop("teacher_flops"))
+            assert a == b, pid

@@ -12,6 +12,7 @@ from scale_or_reason.train import (
     StudentSpec,
     TrainConfig,
     grouped_order,
+    run_key,
     schedule_lengths,
     train_student,
     wsd_multiplier,
@@ -370,3 +371,19 @@ def test_nothing_of_a_finished_run_stays_alive(tiny_setup, tmp_path):
         assert seen and seen["model"]() is None and seen["optimizer"]() is None
     finally:
         gc.enable()
+
+
+def test_liger_is_refused_without_cuda_and_a_later_setting_keeps_old_run_keys(tiny_setup, tmp_path):
+    tdir, pairs = tiny_setup
+    samples = build_arm(pairs, Arm.parse("ift"), 16)
+    spec = StudentSpec(name="t", config=TINY_QWEN3)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="liger_kernel needs a CUDA device"):
+            train_student(spec, "ift", samples, tdir, tmp_path / "run", TrainConfig(liger_kernel=True))
+        assert not (tmp_path / "run" / "DONE.json").exists()
+    base = TrainConfig()
+    assert "liger_kernel" not in base.key() and "threads" not in base.key()  # runs keyed before it existed
+    assert run_key(spec, "ift", samples, base, "x") != run_key(
+        spec, "ift", samples, dataclasses.replace(base, liger_kernel=True), "x")
+    assert run_key(spec, "ift", samples, base, "x") == run_key(
+        spec, "ift", samples, dataclasses.replace(base, threads=1), "x")

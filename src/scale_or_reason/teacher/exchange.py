@@ -27,11 +27,12 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +40,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..extract import think_text
-from ..records import PairedSample
 from .profiles import get_profile
 from .sources import _iter_rows, make_prompt_id
-from .store import PairStore, iter_pairs
+from .store import PairStore, columns_table, iter_pairs
+from .tokens import count_tokens, load_tokenizer
 
 __all__ = ["RELEASED_COLUMNS", "RELEASED_SPLIT", "export_pairs", "import_pairs"]
 
@@ -165,14 +166,66 @@ def export_pairs(store: Path, out: Path, *, drop_flags: Iterable[str] = (), rows
     return {"out": str(out), "rows": rows, "dropped": dropped, "files": len(parts)}
 
 
-def _approx_tokens(text: str, tokenizer: Any) -> int:
-    if not text:
-        return 0
-    if tokenizer is not None:
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-    from .runner import _WORDS
+def _chunked(rows: Iterable[dict[str, Any]], n: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= n:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
-    return len(_WORDS.findall(text))
+
+def _import_chunk(chunk: list[dict[str, Any]], start: int, *, source: str, split: str, done: Any, profile: Any,
+                  tokenizer: Any, teacher: str) -> tuple[pa.Table | None, int]:
+    """One chunk of released-layout rows as a pair-shard table (rows already stored left out); returns it and
+    the number left out. Columnar: the per-row Python work is the id and the split, counting is one call."""
+    cols: dict[str, list[Any]] = {k: [] for k in ("prompt_id", "family", "prompt", "ift_answer", "ift_trace",
+                                                  "reasoning_trace", "reasoning_answer", "ift_text",
+                                                  "reasoning_text", "truncated")}
+    skipped = 0
+    for k, row in enumerate(chunk):
+        i = start + k
+        if i == 0:
+            missing = [c for c in RELEASED_COLUMNS if c not in row]
+            if missing:
+                raise ValueError(f"{source}: split {split!r} has no column(s) {', '.join(missing)} "
+                                 f"(fields: {', '.join(map(str, row))}); expected {', '.join(RELEASED_COLUMNS)}")
+        prompt = row["prompt"]
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError(f"{source}: row {i}: empty prompt")
+        pid = make_prompt_id(i, prompt)
+        if pid in done:
+            skipped += 1
+            continue
+        rea_text, ift_text = row["reasoning"] or "", row["ift"] or ""
+        rea, ift = profile.split(rea_text), profile.split(ift_text)
+        for name, value in (("prompt_id", pid), ("family", str(row.get("family") or "")), ("prompt", prompt),
+                            ("ift_answer", ift.answer), ("ift_trace", ift.trace), ("reasoning_trace", rea.trace),
+                            ("reasoning_answer", rea.answer), ("ift_text", ift_text), ("reasoning_text", rea_text),
+                            ("truncated", not rea.closed)):
+            cols[name].append(value)
+    n = len(cols["prompt_id"])
+    if not n:
+        return None, skipped
+    parts = ("prompt", "ift_answer", "ift_trace", "reasoning_trace", "reasoning_answer")
+    flat = count_tokens([t for name in parts for t in cols[name]], tokenizer)
+    counts = {name: flat[j * n:(j + 1) * n] for j, name in enumerate(parts)}
+    cols.update(
+        prompt_tokens=counts["prompt"], ift_prompt_tokens=counts["prompt"],  # the prompt text (the teacher's
+        # template is unknown); generated pairs count the rendered prompt
+        ift_tokens=counts["ift_answer"], ift_trace_tokens=counts["ift_trace"],
+        trace_tokens=counts["reasoning_trace"], reasoning_answer_tokens=counts["reasoning_answer"],
+        ift_completion_tokens=[a + b for a, b in zip(counts["ift_answer"], counts["ift_trace"])],
+        reasoning_completion_tokens=[a + b for a, b in zip(counts["reasoning_trace"], counts["reasoning_answer"])],
+        reasoning_finish_reason=["unknown" if t else "stop" for t in cols["truncated"]],
+        empty_answer=[not a or not b for a, b in zip(cols["ift_answer"], cols["reasoning_answer"])],
+        toggle_ignored=[bool(a) or not b for a, b in zip(cols["ift_trace"], cols["reasoning_trace"])],
+    )
+    constants = {"reference": None, "ift_finish_reason": "stop", "teacher": teacher, "sampling": {},
+                 "profile": "imported", "token_counts_exact": tokenizer is not None, "teacher_flops": math.nan}
+    return columns_table(cols, n, constants), skipped
 
 
 def import_pairs(source: str, store: Path, *, split: str = RELEASED_SPLIT, teacher: str | None = None,
@@ -181,13 +234,14 @@ def import_pairs(source: str, store: Path, *, split: str = RELEASED_SPLIT, teach
     """Read pairs in the released layout from ``source`` into the pair store ``store``; returns counts.
 
     Rerunning skips rows already imported (ids from row index + prompt), so an interrupted import
-    resumes. ``tokenizer`` (a Hugging Face tokenizer) makes token counts exact.
+    resumes. ``tokenizer`` (a Hugging Face tokenizer or its path) makes token counts exact; without it they
+    are estimated (``teacher.tokens``) and flagged inexact. Rows are taken ``shard_size`` at a time and each
+    chunk is written as one shard straight from its columns (no ``PairedSample`` per row): memory stays flat
+    whatever the corpus size.
     """
     profile = get_profile("qwen3")
     if isinstance(tokenizer, (str, Path)):
-        from .runner import _load_tokenizer
-
-        tokenizer = _load_tokenizer(str(tokenizer))
+        tokenizer = load_tokenizer(str(tokenizer))
     teacher = teacher or f"imported:{source}"
     manifest = {"teacher": teacher, "profile": {"name": "imported", "think_close": profile.think_close},
                 "sampling": {}, "backend": "import", "source": source}
@@ -198,43 +252,20 @@ def import_pairs(source: str, store: Path, *, split: str = RELEASED_SPLIT, teach
         from tqdm.auto import tqdm
 
         bar = tqdm(unit="pair", desc="import")
+    rows: Iterable[dict[str, Any]] = _iter_rows(source, split)
+    if limit is not None:
+        rows = itertools.islice(rows, limit)
     with PairStore(store, manifest, shard_size=shard_size) as ps:
         done = ps.done_ids()
-        for i, row in enumerate(_iter_rows(source, split)):
-            if limit is not None and i >= limit:
-                break
-            if i == 0:
-                missing = [c for c in RELEASED_COLUMNS if c not in row]
-                if missing:
-                    raise ValueError(f"{source}: split {split!r} has no column(s) {', '.join(missing)} "
-                                     f"(fields: {', '.join(map(str, row))}); expected {', '.join(RELEASED_COLUMNS)}")
-            prompt = row["prompt"]
-            if not isinstance(prompt, str) or not prompt.strip():
-                raise ValueError(f"{source}: row {i}: empty prompt")
-            pid = make_prompt_id(i, prompt)
-            if pid in done:
-                skipped += 1
-                continue
-            rea = profile.split(row["reasoning"] or "")
-            ift = profile.split(row["ift"] or "")
-            counts = {k: _approx_tokens(v, tokenizer) for k, v in
-                      (("ift", ift.answer), ("ift_trace", ift.trace), ("trace", rea.trace), ("answer", rea.answer))}
-            ps.add_pair(PairedSample(
-                prompt_id=pid, family=str(row.get("family") or ""), prompt=prompt, reference=None,
-                ift_answer=ift.answer, reasoning_trace=rea.trace, reasoning_answer=rea.answer,
-                ift_tokens=counts["ift"], trace_tokens=counts["trace"], reasoning_answer_tokens=counts["answer"],
-                ift_finish_reason="stop", reasoning_finish_reason="stop" if rea.closed else "unknown",
-                teacher=teacher, sampling={}, profile="imported", ift_trace=ift.trace,
-                ift_trace_tokens=counts["ift_trace"], ift_completion_tokens=counts["ift"] + counts["ift_trace"],
-                reasoning_completion_tokens=counts["trace"] + counts["answer"],
-                ift_text=row["ift"] or "", reasoning_text=row["reasoning"] or "",
-                token_counts_exact=tokenizer is not None, truncated=not rea.closed,
-                empty_answer=not ift.answer or not rea.answer, toggle_ignored=bool(ift.trace) or not rea.trace,
-                teacher_flops=math.nan,
-            ))
-            new += 1
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
+        start = 0
+        for chunk in _chunked(rows, shard_size):
+            table, left = _import_chunk(chunk, start, source=source, split=split, done=done, profile=profile,
+                                        tokenizer=tokenizer, teacher=teacher)
+            start += len(chunk)
+            skipped += left
+            if table is not None:
+                ps.add_table(table)
+                new += table.num_rows
+                if bar is not None:
+                    bar.update(table.num_rows)
     return {"out": str(store), "imported": new, "skipped": skipped, "seconds": time.monotonic() - t0}

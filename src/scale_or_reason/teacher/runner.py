@@ -50,6 +50,7 @@ from .profiles import (
 from .sources import FieldMap, PromptItem, count_prompts, iter_prompts
 from ..util import Terminated, sigterm_requested
 from .store import DoneIds, PairStore, iter_pairs, read_failures
+from .tokens import count_tokens, load_tokenizer
 
 __all__ = ["BACKENDS", "GenerateConfig", "format_summary", "generate", "load_generate_config", "make_backend",
            "resolve_profile", "store_teacher_flops", "summarize_store", "summary_json"]
@@ -232,17 +233,6 @@ def _model_type(path: str | None) -> str | None:
     return None
 
 
-def _load_tokenizer(path: str | None) -> Any:
-    if not path:
-        return None
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: cannot load a tokenizer ({e})") from None
-
-
 def make_backend(cfg: GenerateConfig, profile: ToggleProfile | None = None) -> Backend:
     """Build the backend ``cfg`` asks for (heavy imports happen here, and only for that backend)."""
     if cfg.backend not in BACKENDS:
@@ -256,7 +246,7 @@ def make_backend(cfg: GenerateConfig, profile: ToggleProfile | None = None) -> B
 
         if cfg.sampling_ift or cfg.sampling_reasoning:
             raise ValueError("the synthetic teacher is deterministic: --sampling-ift/--sampling-reasoning do not apply")
-        return SyntheticBackend(profile, tokenizer=_load_tokenizer(cfg.tokenizer), name=cfg.teacher)
+        return SyntheticBackend(profile, tokenizer=load_tokenizer(cfg.tokenizer), name=cfg.teacher)
     if cfg.backend == "hf":
         from .backends import HFBackend
 
@@ -283,29 +273,20 @@ def make_backend(cfg: GenerateConfig, profile: ToggleProfile | None = None) -> B
                          api_key_file=cfg.api_key_file, concurrency=cfg.concurrency, timeout_s=cfg.timeout_s, max_retries=cfg.max_retries,
                          backoff_base_s=cfg.backoff_base_s, backoff_max_s=cfg.backoff_max_s,
                          send_chat_template_kwargs=cfg.send_chat_template_kwargs,
-                         tokenizer=_load_tokenizer(cfg.tokenizer), arch=arch, name=cfg.teacher)
+                         tokenizer=load_tokenizer(cfg.tokenizer), arch=arch, name=cfg.teacher)
 
 
 # --- pairing ----------------------------------------------------------------------------------------
 
-_WORDS = re.compile(r"\w+|[^\w\s]")
 class _Counter:
     """Token counts: the tokenizer when there is one, else an estimate (flagged inexact)."""
 
     def __init__(self, tokenizer: Any, profile: ToggleProfile):
         self.tok = tokenizer
         self.profile = profile
-        # the Rust tokenizer behind a fast HF tokenizer: same ids, without the per-call Python overhead
-        self.fast = getattr(tokenizer, "backend_tokenizer", None)
 
     def count(self, text: str) -> int:
-        if not text:
-            return 0
-        if self.fast is not None:
-            return len(self.fast.encode(text, add_special_tokens=False).ids)
-        if self.tok is not None:
-            return len(self.tok(text, add_special_tokens=False)["input_ids"])
-        return len(_WORDS.findall(text))
+        return count_tokens([text], self.tok)[0] if text else 0
 
     def prompt(self, item: PromptItem, thinking: bool) -> int:
         if self.tok is not None and getattr(self.tok, "chat_template", None):

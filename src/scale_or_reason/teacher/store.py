@@ -50,6 +50,7 @@ from ..util import acquire_lock, atomic_path, read_json, write_json
 __all__ = [
     "PAIR_SCHEMA",
     "DoneIds",
+    "columns_table",
     "PairStore",
     "iter_pairs",
     "read_failures",
@@ -89,6 +90,32 @@ def _pairs_table(pairs: Iterable[PairedSample]) -> pa.Table:
             cols[n].append(getattr(p, n))
     cols["sampling"] = [json.dumps(s, sort_keys=True) for s in cols["sampling"]]
     return pa.Table.from_pydict(cols, schema=PAIR_SCHEMA)
+
+
+_DEFAULTS = {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
+             for f in dataclasses.fields(PairedSample)}
+
+
+def columns_table(columns: dict[str, list[Any]], n: int, constants: dict[str, Any] | None = None) -> pa.Table:
+    """A pair-shard table of ``n`` rows straight from columns (no ``PairedSample`` per row): each field of
+    ``PAIR_SCHEMA`` from ``columns``, else ``constants``, else its ``PairedSample`` default (fields without one
+    must be given). ``sampling`` is a dict, stored as JSON text like every shard's."""
+    constants = constants or {}
+    arrays = []
+    for f in PAIR_SCHEMA:
+        if f.name in columns:
+            values = columns[f.name]
+            if len(values) != n:
+                raise ValueError(f"column {f.name}: {len(values)} values for {n} rows")
+        else:
+            value = constants.get(f.name, _DEFAULTS[f.name])
+            if value is dataclasses.MISSING:
+                raise ValueError(f"column {f.name} is required")
+            values = [value] * n
+        if f.name == "sampling":
+            values = [v if isinstance(v, str) else json.dumps(v, sort_keys=True) for v in values]
+        arrays.append(pa.array(values, f.type))
+    return pa.Table.from_arrays(arrays, schema=PAIR_SCHEMA)
 
 
 def _write_table(path: Path, table: pa.Table) -> Path:
@@ -272,6 +299,19 @@ class PairStore:
     def add_pair(self, pair: PairedSample) -> None:
         self._pairs.append(pair)
         self._maybe_flush()
+
+    def add_table(self, table: pa.Table) -> None:
+        """Write a table of pairs (``PAIR_SCHEMA``, e.g. from ``columns_table``) as its own shard, sorted by id,
+        after whatever is buffered: the columnar path of imports."""
+        if table.schema != PAIR_SCHEMA:
+            table = table.select(PAIR_SCHEMA.names).cast(PAIR_SCHEMA)
+        self.flush()
+        name = f"{self.run}-{self._seq:05d}"
+        self._seq += 1
+        if (self.dir / f"pairs-{name}.parquet").exists():  # append-only: never replace a shard
+            raise RuntimeError(f"{self.dir}: shard pairs-{name}.parquet exists already")
+        _write_table(self.dir / f"pairs-{name}.parquet", table.sort_by("prompt_id"))
+        self.written += table.num_rows
 
     def add_partial(self, prompt_id: str, mode: str, result: dict[str, Any]) -> None:
         self._partials.append({"prompt_id": prompt_id, "mode": mode, "result": json.dumps(result)})
