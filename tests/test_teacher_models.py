@@ -142,3 +142,47 @@ def test_openai_backend_against_transformers_serve(served, teacher_dir, prompts_
     # usage-based counts: the reasoning completion includes the tags and the end-of-turn token
     assert all(p.reasoning_completion_tokens > p.trace_tokens + p.reasoning_answer_tokens for p in pairs)
     assert all(p.token_counts_exact for p in pairs)  # trace/answer counted with --tokenizer
+
+
+def test_greedy_decoding_gives_what_generate_gives_each_prompt_alone(student_dir, tmp_path):
+    """The hf back end's greedy loop (length-sorted chunked prefill, one joined cache, finished rows leaving the
+    batch) produces, for every prompt, the tokens ``generate`` produces for that prompt alone, up to its end."""
+    import torch
+    from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
+
+    from scale_or_reason.teacher.backends import HFBackend
+    from scale_or_reason.teacher.profiles import SamplingParams, get_profile
+
+    tok = AutoTokenizer.from_pretrained(student_dir)
+    torch.manual_seed(0)  # large initial weights: continuations that vary token by token
+    cfg = Qwen3Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, head_dim=16, initializer_range=0.5,
+                      tie_word_embeddings=False, pad_token_id=tok.pad_token_id, bos_token_id=None)
+    Qwen3ForCausalLM(cfg).save_pretrained(tmp_path / "m")
+    tok.save_pretrained(tmp_path / "m")
+    sp = SamplingParams(temperature=0, max_tokens=12)
+    be = HFBackend(tmp_path / "m", get_profile("qwen3"), {"ift": sp, "reasoning": sp}, batch_size=8)
+    torch.manual_seed(1)
+    prompts = sorted(([int(t) for t in torch.randint(5, len(be.tokenizer), (n,))] for n in (3, 5, 9, 9, 14, 20, 31)),
+                     key=len)
+
+    def alone(p, eos):
+        out = be.model.generate(torch.tensor([p]), attention_mask=torch.ones(1, len(p), dtype=torch.long),
+                                max_new_tokens=12, do_sample=False, temperature=None, top_p=None, top_k=None,
+                                eos_token_id=eos, pad_token_id=be.tokenizer.pad_token_id)
+        g = out[0, len(p):].tolist()
+        stop = next((k for k, t in enumerate(g) if t in eos), None)
+        return g if stop is None else g[:stop + 1]
+
+    free = [alone(p, [0]) for p in prompts]
+
+    def stops(eos):
+        return [next((k + 1 for k, t in enumerate(g) if t in eos), len(g)) for g in free]
+
+    # the end token chosen among those the rows produce, so that rows stop at the most different steps
+    be.eos_ids = [max({t for g in free for t in g}, key=lambda t: len(set(stops([t]))))]
+    ref = [alone(p, be.eos_ids) for p in prompts]
+    assert len({len(r) for r in ref}) >= 3, free
+    with torch.no_grad():
+        for budget in (4096, 40):  # one prefill chunk, and chunks of a few prompts each
+            assert be._greedy(prompts, 12, prefill_tokens=budget) == ref

@@ -243,14 +243,24 @@ class HFBackend(Backend):
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         t0 = time.perf_counter()
-        with torch.no_grad():
-            out = self.model.generate(input_ids=padded["input_ids"].to(self.device),
-                                      attention_mask=padded["attention_mask"].to(self.device), **kwargs)
+        if kwargs["do_sample"]:
+            with torch.no_grad():
+                out = self.model.generate(input_ids=padded["input_ids"].to(self.device),
+                                          attention_mask=padded["attention_mask"].to(self.device), **kwargs)
+            width = padded["input_ids"].shape[1]
+            generated = [out[row, width:].tolist() for row in range(len(order))]
+        else:
+            generated = self._greedy([enc[i] for i in order], sp.max_tokens)
+            if generated is None:  # a cache this loop does not handle (sliding windows, linear attention...)
+                with torch.no_grad():
+                    out = self.model.generate(input_ids=padded["input_ids"].to(self.device),
+                                              attention_mask=padded["attention_mask"].to(self.device), **kwargs)
+                width = padded["input_ids"].shape[1]
+                generated = [out[row, width:].tolist() for row in range(len(order))]
         latency = time.perf_counter() - t0
-        width = padded["input_ids"].shape[1]
         results: list[ModeResult | None] = [None] * len(batch)
         for row, i in enumerate(order):
-            gen = out[row, width:].tolist()
+            gen = generated[row]
             stop = next((k for k, t in enumerate(gen) if t in self.eos_ids), None)
             finish = "stop" if stop is not None else "length"
             gen = gen[:stop] if stop is not None else gen
@@ -263,6 +273,74 @@ class HFBackend(Backend):
                                     completion_tokens=len(gen) + (stop is not None),
                                     latency_s=latency)
         return [r for r in results if r is not None]
+
+    def _greedy(self, prompts: list[list[int]], max_new: int, prefill_tokens: int = 4096) -> list[list[int]] | None:
+        """Greedy continuations of ``prompts`` (sorted by length), each up to its first end-of-sequence token.
+
+        What ``generate(do_sample=False)`` computes, organised for a CPU (measured in
+        ``benchmarks/eval_throughput.py``): ``generate`` left-pads the whole batch to its longest prompt, so the
+        prefill pays for every padding position, and it keeps decoding finished rows until the last one ends.
+        Here the prompts are prefilled in length-sorted chunks of at most ``prefill_tokens`` padded tokens (only
+        the last position's logits), their caches joined (left-padded) into one decode batch, and rows leave the
+        batch as soon as they end. Positions are counted per row, so every row sees the positions and keys it
+        would see alone; only float summation order differs from ``generate``. Returns None for a model whose
+        cache is not one plain key/value tensor per layer (sliding windows, recurrent layers): use ``generate``.
+        """
+        torch = self.torch
+        from transformers import DynamicCache
+
+        dev, pad = self.device, self.tokenizer.pad_token_id or 0
+        eos = torch.tensor(self.eos_ids, device=dev)
+        chunks, start = [], 0
+        while start < len(prompts):  # prompts are sorted by length: each chunk's padding is small
+            end = start + 1
+            while end < len(prompts) and len(prompts[end]) * (end + 1 - start) <= prefill_tokens:
+                end += 1
+            chunks.append((start, end))
+            start = end
+        width = max(len(p) for p in prompts)
+        layers: list[list[tuple[Any, Any]]] = []
+        masks, first = [], []
+        with torch.no_grad():
+            for a, b in chunks:
+                w = max(len(p) for p in prompts[a:b])
+                ids = torch.tensor([[pad] * (w - len(p)) + p for p in prompts[a:b]], device=dev)
+                mask = torch.tensor([[0] * (w - len(p)) + [1] * len(p) for p in prompts[a:b]], device=dev)
+                pos = (mask.cumsum(-1) - 1).clamp(min=0)
+                out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
+                                 logits_to_keep=1)
+                first.append(out.logits[:, -1].argmax(-1))
+                masks.append(torch.nn.functional.pad(mask, (width - w, 0)))
+                cache = out.cache if "cache" in out else out.past_key_values  # renamed in transformers 5.2x
+                cache_kw = "cache" if "cache" in out else "past_key_values"
+                if any(type(layer).__name__ != "DynamicLayer" for layer in getattr(cache, "layers", [None])):
+                    return None
+                layers.append([(torch.nn.functional.pad(layer.keys, (0, 0, width - w, 0)),
+                                torch.nn.functional.pad(layer.values, (0, 0, width - w, 0))) for layer in cache.layers])
+            cache = DynamicCache([(torch.cat([c[i][0] for c in layers]), torch.cat([c[i][1] for c in layers]))
+                                  for i in range(len(layers[0]))], config=self.model.config)
+            del layers
+            mask = torch.cat(masks)
+            token = torch.cat(first)
+            position = mask.sum(-1)
+            alive = torch.arange(len(prompts), device=dev)
+            outputs: list[list[int]] = [[] for _ in prompts]
+            for step in range(max_new):
+                for row, t in zip(alive.tolist(), token.tolist()):
+                    outputs[row].append(t)
+                keep = ~torch.isin(token, eos)
+                if step == max_new - 1 or not bool(keep.any()):
+                    break
+                if not bool(keep.all()):  # finished rows leave the batch
+                    idx = keep.nonzero().squeeze(-1)
+                    cache.batch_select_indices(idx)
+                    alive, token, mask, position = alive[idx], token[idx], mask[idx], position[idx]
+                mask = torch.cat([mask, mask.new_ones(len(alive), 1)], dim=-1)
+                out = self.model(input_ids=token[:, None], attention_mask=mask, position_ids=position[:, None],
+                                 use_cache=True, **{cache_kw: cache})
+                token = out.logits[:, -1].argmax(-1)
+                position = position + 1
+        return outputs
 
 
 # --- vLLM (offline) --------------------------------------------------------------------------------

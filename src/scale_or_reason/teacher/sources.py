@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..util import read_jsonl
+from ..util import parquet_batches, read_jsonl
 
 __all__ = ["FieldMap", "PromptItem", "count_prompts", "iter_prompts", "make_prompt_id"]
 
@@ -175,10 +175,7 @@ def _iter_rows(source: str, split: str) -> Iterator[dict[str, Any]]:
             yield row
         return
     if path.is_file() and path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        pf = pq.ParquetFile(path)
-        for batch in pf.iter_batches(batch_size=1024):
+        for batch in parquet_batches(path):
             yield from batch.to_pylist()
         return
     if path.is_file():
