@@ -11,9 +11,9 @@ Reads a study directory written by ``sor study run`` (with a ``[base]`` stage) a
 
 Usage::
 
-    .venv/bin/python benchmarks/embedded_design.py sor-study [--record]
+    .venv/bin/python benchmarks/embedded_design.py sor-study [--out benchmarks/RESULTS.md]
 
-``--record`` appends the table to ``benchmarks/RESULTS.md`` (section "Embedded design probes").
+``--out FILE`` appends the table to FILE (section "Embedded design probes").
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("study", type=Path)
-    ap.add_argument("--record", action="store_true")
+    ap.add_argument("--out", type=Path, default=None, help="append the section to this file (benchmarks/RESULTS.md)")
     args = ap.parse_args()
     study = json.loads((args.study / "study.json").read_text())
     mc = generate_tasks("General-MC", 60, split="test") + generate_tasks("Math-MC", 60, split="test")
@@ -59,11 +59,11 @@ def main() -> int:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
         print(lines[-1], flush=True)
     table = "\n".join(lines)
-    if args.record:
+    if args.out:
         head = (f"\n## Embedded design probes\n\n`benchmarks/embedded_design.py {args.study}` on "
                 f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {time.time() - t0:.0f} s. Chance: recall 12.5%, "
                 f"arithmetic 5%, option matching and letter 25%.\n\n")
-        with open(Path(__file__).parent / "RESULTS.md", "a") as fh:
+        with open(args.out, "a") as fh:
             fh.write(head + table + "\n")
     print(table)
     return 0

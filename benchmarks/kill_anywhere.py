@@ -12,7 +12,7 @@ rerun to completion, and compared with the reference:
 A trial whose kill landed after the run had finished counts as "finished before the kill" (not a test of
 anything). Run from the repository root, one heavy job at a time (it uses one thread per process)::
 
-    .venv/bin/python benchmarks/kill_anywhere.py --trials 20 [--record]
+    .venv/bin/python benchmarks/kill_anywhere.py --trials 20 [--out benchmarks/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def main() -> int:
                     help="KILL (a crash), TERM (a preemption: the stage must exit 143 at a safe point, or 0 when the "
                          "signal lands after its work), or both: KILL,TERM")
     ap.add_argument("--prompts", type=int, default=6000, help="prompts generated (the train stage uses 192)")
-    ap.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    ap.add_argument("--out", type=Path, default=None, help="append the section to this file (benchmarks/RESULTS.md)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     walls: dict[str, float] = {}
@@ -166,13 +166,13 @@ def main() -> int:
         print(lines[-1], flush=True)
     table = "\n".join(lines)
     print(table)
-    if args.record:
+    if args.out:
         head = (f"\n## Kill anywhere ({args.signal})\n\n`benchmarks/kill_anywhere.py --trials {args.trials} "
                 f"--signal {args.signal} --stages {args.stages}` on "
                 f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
                 f"{time.time() - t_start:.0f} s. The signal at a uniform random instant within the reference run's wall "
                 "time, rerun to completion, compared with the uninterrupted reference.\n\n")
-        with open(Path(__file__).parent / "RESULTS.md", "a") as fh:
+        with open(args.out, "a") as fh:
             fh.write(head + table + "\n")
     if failures:
         print(f"kept for inspection: {work}")

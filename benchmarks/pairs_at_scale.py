@@ -181,12 +181,16 @@ def main() -> None:
     for n in args.pairs:
         work = args.work / f"n{n}" if args.work else Path(tempfile.mkdtemp(prefix=f"sor-pairs-{n}-"))
         work.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(work / "pairs", ignore_errors=True)
+        stages = args.stages.split(",")
+        if "import" in stages or not (work / "pairs").exists():  # else: the stages reuse the store of --work
+            shutil.rmtree(work / "pairs", ignore_errors=True)
+            if "import" not in stages:
+                stages.insert(0, "import")
         save_tokenizer(build_tokenizer([" ".join(WORDS)] * 50, vocab_size=300), work / "tok")
         t0 = time.perf_counter()
         mb = make_source(work / "source.parquet", n, args.ift_chars)
         print(f"{n:,} pairs: source written in {time.perf_counter() - t0:.0f} s ({mb:,.0f} MB of text)", file=sys.stderr)
-        for stage in args.stages.split(","):
+        for stage in stages:
             proc = subprocess.run([sys.executable, __file__, "--child", stage, str(work), str(args.token_pairs)],
                                   capture_output=True, text=True)
             if proc.returncode:

@@ -19,7 +19,7 @@ padding fraction of the micro-batches, and MFU: the ledger's training FLOPs (pap
 plus attention) per second over this machine's fp32 matmul peak, measured in the same run (best of 5 timings
 of a 2048^3 matmul, with the same threads). Run from the repository root, alone on the machine::
 
-    .venv/bin/python benchmarks/train_throughput.py [--students s1,s5] [--repeats 5] [--record]
+    .venv/bin/python benchmarks/train_throughput.py [--students s1,s5] [--repeats 5] [--out benchmarks/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=320)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--sides", default="sor,trl,loop")
-    ap.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    ap.add_argument("--out", type=Path, default=None, help="append the section to this file (benchmarks/RESULTS.md)")
     args = ap.parse_args()
     t_start = time.time()
 
@@ -263,8 +263,8 @@ def main() -> int:
     ledger = ("Ledger overhead (`sor`, timed inside the run: length reads per micro-batch + the per-step callback "
               "with FLOPs, JSONL row and TensorBoard; target <= 1%):\n\n" + "\n".join(ledger_lines))
     print(head + "\n\n" + table + "\n\n" + ledger)
-    if args.record:
-        with open(Path(__file__).parent / "RESULTS.md", "a") as fh:
+    if args.out:
+        with open(args.out, "a") as fh:
             fh.write("\n## Training throughput: `sor train` vs TRL defaults vs a minimal loop\n\n" + head + "\n\n"
                      + table + "\n\n" + ledger + "\n")
     return 0

@@ -21,9 +21,10 @@ __all__ = ["WORD_PATTERN", "count_tokens", "load_tokenizer"]
 WORD_PATTERN = re.compile(r"\w+|[^\w\s]")
 """The estimate: a run of word characters, or any single other non-space character."""
 
-# ASCII text (the usual case) is counted without the regex, ~10x faster and with the same result: each character
+# ASCII text (the usual case) is counted without the regex, ~5x faster and with the same result: each character
 # is mapped to its class under WORD_PATTERN itself (word "w", space " ", other "p"), then the runs of "w" and the
-# "p"s are counted by str.count, which runs in C.
+# "p"s are counted by str.count, in C. (One character per class: a longer replacement leaves CPython's fast
+# ASCII path of str.translate, 4x slower.)
 _ASCII_CLASS = {i: ("w" if re.fullmatch(r"\w", chr(i)) else " " if re.fullmatch(r"\s", chr(i)) else "p")
                 for i in range(128)}
 
