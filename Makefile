@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STUDY ?= demo
 OUT ?= sor-study
 
-.PHONY: venv demo test clean
+.PHONY: venv demo test results clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest -q
+
+# Every benchmark of benchmarks/suite.toml, rewriting benchmarks/RESULTS.md (about 2 hours on 2 cores, alone on the
+# machine; ONLY=eval-throughput,pairs-at-scale for some of them).
+results: venv
+	$(PY) benchmarks/regenerate.py $(if $(ONLY),--only $(ONLY),)
 
 clean:
 	rm -rf $(VENV) $(OUT)
