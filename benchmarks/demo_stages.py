@@ -21,7 +21,7 @@ from pathlib import Path
 
 BUDGET_S = {"quick": 180, "demo": 1200}
 """The issues' budgets on 2 cores: quick <= 3 minutes (tests), default <= 20 minutes."""
-STAGES = ("tokenizer", "generate", "base", "train", "select", "evaluate", "analysis")
+STAGES = ("tokenizer", "generate", "bench", "base", "train", "select", "evaluate", "analysis")
 
 
 def child(profile: str, out: str) -> None:
