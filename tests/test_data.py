@@ -128,3 +128,39 @@ def test_curriculum_trains_on_a_student_without_a_switch(tiny_setup, tmp_path):
     assert ledger["samples"] == 32
     saved = AutoTokenizer.from_pretrained(tmp_path / "run")
     assert template_thinks(saved)                               # evaluation renders as training did
+
+
+def test_the_renderer_gives_what_render_gives_and_falls_back_on_templates_that_touch_the_content(pairs, tok):
+    import copy
+    import dataclasses
+
+    from scale_or_reason.data import ChatRenderer
+
+    odd = [dataclasses.replace(pairs[0], prompt="  spaces around  \n"),
+           dataclasses.replace(pairs[1], prompt="naïve — 你好 {{ x }} <|im_end|> </think>"),
+           dataclasses.replace(pairs[2], system="You are terse."),
+           dataclasses.replace(pairs[3], system="You are terse.", prompt="")]
+    cases = list(pairs[:12]) + odd
+    for empty_think in ("prompt", "completion"):
+        rend = ChatRenderer(tok, empty_think=empty_think, check=2)
+        for p in cases:
+            for fmt in ("ift", "reasoning"):
+                assert rend(p, fmt) == render(tok, p, fmt, empty_think), (p.prompt_id, fmt, empty_think)
+        assert all(a is not None for a in rend._affix.values())  # this template passes content through
+    # a template that strips the content: the sentinels show it, every pair goes through the template
+    strip = copy.deepcopy(tok)
+    strip.chat_template = tok.chat_template.replace("+ message['content'] +", "+ (message['content'] | trim) +")
+    assert strip.chat_template != tok.chat_template
+    rend = ChatRenderer(strip)
+    for p in cases:
+        assert rend(p, "reasoning") == render(strip, p, "reasoning")
+    assert set(rend._affix.values()) == {None}
+    # a template that branches on a word no sentinel has: caught while the first pairs are checked both ways
+    branch = copy.deepcopy(tok)
+    branch.chat_template = "{% if 'Zu' in messages[-1].content %}[zu]{% endif %}" + tok.chat_template
+    rend = ChatRenderer(branch, check=16)
+    zu = [p for p in pairs if "Zu" in p.prompt][:2]
+    assert zu
+    for p in cases[:3] + zu:
+        assert rend(p, "ift") == render(branch, p, "ift")
+    assert rend._affix[("ift", None)] is None  # the difference switched the key to the template for good

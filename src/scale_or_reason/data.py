@@ -128,25 +128,98 @@ def render(tokenizer: Any, pair: PairedSample, fmt: str, empty_think: str = "pro
     used by curricula, whose students choose at inference whether to think). The full text
     (prompt + completion) is the same either way.
     """
+    if empty_think not in ("prompt", "completion"):
+        raise ValueError(f"empty_think must be 'prompt' or 'completion', got {empty_think!r}")
+    return render_completion(tokenizer, pair, fmt, empty_think, template_prompt(tokenizer, pair, fmt))
+
+
+def template_prompt(tokenizer: Any, pair: PairedSample, fmt: str) -> str:
+    """The chat template's generation prompt for ``pair`` in ``fmt`` (reasoning on for ``reasoning``)."""
+    if fmt not in ("ift", "reasoning"):
+        raise ValueError(f"unknown format {fmt!r} for prompt {pair.prompt_id}: expected 'ift' or 'reasoning'")
     # the source's own system prompt, if it had one (never the teacher's reasoning switch, which the pair does
     # not record): the student is trained on the conversation the teacher answered
     messages = ([{"role": "system", "content": pair.system}] if pair.system else []) + [
         {"role": "user", "content": pair.prompt}]
-    if empty_think not in ("prompt", "completion"):
-        raise ValueError(f"empty_think must be 'prompt' or 'completion', got {empty_think!r}")
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                         enable_thinking=fmt == "reasoning")
+
+
+def render_completion(tokenizer: Any, pair: PairedSample, fmt: str, empty_think: str,
+                      prompt: str) -> tuple[str, str]:
+    """The (prompt, completion) of ``render`` from the chat template's rendered ``prompt`` (the rest of
+    ``render``: where the empty think block goes, the completion text, the end-of-sequence token)."""
     if fmt == "ift":
-        prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
-                                               enable_thinking=False)
         completion = pair.ift_answer
         if empty_think == "completion":
             if not prompt.endswith(EMPTY_THINK):
                 raise ValueError(f"prompt {pair.prompt_id}: the chat template's reasoning-off prompt does not end "
                                  "with an empty think block")
             prompt, completion = prompt[: -len(EMPTY_THINK)], EMPTY_THINK + completion
-    elif fmt == "reasoning":
-        prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
-                                               enable_thinking=True)
-        completion = think_text(pair.reasoning_trace, pair.reasoning_answer)
     else:
-        raise ValueError(f"unknown format {fmt!r} for prompt {pair.prompt_id}: expected 'ift' or 'reasoning'")
+        completion = think_text(pair.reasoning_trace, pair.reasoning_answer)
     return prompt, completion + tokenizer.eos_token
+
+
+_SENTINELS = ("\x00sor-sentinel\x00", "  leading and trailing spaces  \n",
+              "{{ braces }} {% tags %} <|im_end|> <think> </think> \\boxed{1}", "naïve — 你好\n\n", "")
+"""User contents that a template passing them through verbatim places unchanged: ends with spaces, template
+syntax, special-token text, think tags, non-ASCII, nothing at all."""
+
+
+class ChatRenderer:
+    """``render`` for many pairs, without running the chat template for each.
+
+    A template that inserts the user's content verbatim renders ``prefix + prompt + suffix`` where prefix and
+    suffix depend only on the format and the system prompt. Per (format, system prompt) the renderer renders a
+    few adversarial sentinel prompts (``_SENTINELS``); only when every one comes back verbatim between the same
+    prefix and suffix does it use them, and it still renders the first ``check`` pairs of each key both ways,
+    falling back to the template for good at the first difference. Otherwise (a template that strips, escapes
+    or inspects the content) every pair goes through ``render``. Not caught: a template that branches on the
+    content's text in a way no sentinel and none of the first ``check`` pairs trigger. Measured: the template is ~45% of building an
+    arm of a million pairs (88 us per sample, ``benchmarks/pairs_at_scale.py``).
+
+    Example::
+
+        rend = ChatRenderer(tokenizer, empty_think="completion")
+        prompt, completion = rend(pair, "reasoning")       # == render(tokenizer, pair, "reasoning", "completion")
+    """
+
+    def __init__(self, tokenizer: Any, empty_think: str = "prompt", check: int = 16, max_keys: int = 64):
+        self.tok, self.empty_think, self.check, self.max_keys = tokenizer, empty_think, check, max_keys
+        self._affix: dict[tuple[str, str | None], tuple[str, str] | None] = {}
+        self._checked: dict[tuple[str, str | None], int] = {}
+
+    def _probe(self, pair: PairedSample, fmt: str) -> tuple[str, str] | None:
+        import dataclasses
+
+        affix = None
+        for s in _SENTINELS:
+            prompt = template_prompt(self.tok, dataclasses.replace(pair, prompt=s), fmt)
+            if s and prompt.count(s) != 1:
+                return None
+            if affix is None:
+                i = prompt.index(s)
+                affix = (prompt[:i], prompt[i + len(s):])
+            elif prompt != affix[0] + s + affix[1]:
+                return None
+        return affix
+
+    def __call__(self, pair: PairedSample, fmt: str) -> tuple[str, str]:
+        key = (fmt, pair.system)
+        if key not in self._affix:
+            if len(self._affix) >= self.max_keys:  # many distinct system prompts: no cache
+                return render(self.tok, pair, fmt, self.empty_think)
+            self._affix[key] = self._probe(pair, fmt)
+            self._checked[key] = 0
+        affix = self._affix[key]
+        if affix is None:
+            return render(self.tok, pair, fmt, self.empty_think)
+        full = render_completion(self.tok, pair, fmt, self.empty_think, affix[0] + pair.prompt + affix[1])
+        if self._checked[key] < self.check:
+            self._checked[key] += 1
+            real = render(self.tok, pair, fmt, self.empty_think)
+            if real != full:
+                self._affix[key] = None
+                return real
+        return full

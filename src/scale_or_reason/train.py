@@ -379,8 +379,9 @@ def _streamed_dataset(arm: StreamedArm, tok: Any, think: str, run_dir: Path, bat
 def _render_arm(arm: StreamedArm, tok: Any, think: str, run_dir: Path, data_dir: Path, batch: int) -> None:
     import pyarrow as pa
 
-    from .data import render
+    from .data import ChatRenderer
 
+    render = ChatRenderer(tok, empty_think=think)  # the template run once per format, verified (see its doc)
     where = {pid: i for i, (pid, _) in enumerate(arm.order)}  # the id strings are arm.order's own
     if len(where) != len(arm.order):
         raise ValueError(f"run {run_dir.name}: a prompt id appears twice in the arm")
@@ -395,7 +396,7 @@ def _render_arm(arm: StreamedArm, tok: Any, think: str, run_dir: Path, data_dir:
             if i is None or seen[i]:
                 continue
             seen[i] = 1
-            prompt, completion = render(tok, pair, arm.order[i][1], empty_think=think)
+            prompt, completion = render(pair, arm.order[i][1])
             rows.append({"prompt": prompt, "completion": completion, "position": i})
             if len(rows) >= batch:
                 writer.write_table(pa.Table.from_pylist(rows, schema=schema))
