@@ -9,6 +9,7 @@ lengths follow the issue's measurement (mean ~1,700 tokens, 512-2,800), global b
                grouped by length within each global batch, the model's own loss)
   sor-ckpt     ``sor`` + gradient checkpointing (the memory lever: TRL's default)
   sor-liger    ``sor`` + Liger's fused linear + cross-entropy (needs ``liger-kernel``; skipped when absent)
+  sor-liger-ckpt  both levers
   sor-padfree  ``sor`` + padding-free micro-batches under flash-attention (needs ``flash-attn``; skipped when absent)
   trl          a plain ``SFTTrainer`` with TRL's defaults (gradient checkpointing, bf16), the same micro-batch
                and gradient accumulation
@@ -118,6 +119,8 @@ def run_side(side: str, spec, samples, tdir: Path, out: Path, tcfg, device: str)
         cfg = dataclasses.replace(tcfg, gradient_checkpointing=True)
     elif side == "sor-liger":
         cfg = dataclasses.replace(tcfg, liger_kernel=True)
+    elif side == "sor-liger-ckpt":
+        cfg = dataclasses.replace(tcfg, liger_kernel=True, gradient_checkpointing=True)
     elif side == "sor-padfree":
         cfg = dataclasses.replace(tcfg, padding_free=True, attn_implementation="flash_attention_2")
     led = train_student(spec, "reasoning", samples, tdir, out, cfg, tokenizer_id=str(out))
@@ -158,7 +161,7 @@ def main() -> int:
     ap.add_argument("--models", default="0.5b,1.5b")
     ap.add_argument("--samples", type=int, default=320)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--sides", default="sor,sor-ckpt,sor-liger,sor-padfree,trl")
+    ap.add_argument("--sides", default="sor,sor-ckpt,sor-liger,sor-liger-ckpt,sor-padfree,trl")
     ap.add_argument("--tiny", action="store_true", help="a 2-layer student and short samples (CPU smoke run)")
     ap.add_argument("--out", type=Path, default=None, help="append the Markdown table here; JSON rows beside it")
     args = ap.parse_args()
@@ -177,7 +180,8 @@ def main() -> int:
     samples = build_arm(make_pairs(args.samples, lo - overhead, hi - overhead, mean - overhead), Arm.parse("reasoning"),
                         args.samples)
     models = ["tiny"] if args.tiny else args.models.split(",")
-    available = {"sor-liger": importlib.util.find_spec("liger_kernel") is not None and device == "cuda",
+    liger = importlib.util.find_spec("liger_kernel") is not None and device == "cuda"
+    available = {"sor-liger": liger, "sor-liger-ckpt": liger,
                  "sor-padfree": importlib.util.find_spec("flash_attn") is not None and device == "cuda"}
     sides = [s for s in args.sides.split(",") if available.get(s, True)]
     skipped = [s for s in args.sides.split(",") if s not in sides]
