@@ -34,7 +34,6 @@ import json
 import platform
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -219,8 +218,9 @@ def main() -> int:
                          "tokens_per_s": ok[0]["tokens"] / wall, "peak_gib": max(x["peak_gib"] for x in ok),
                          "left_gib": max(x["left_gib"] for x in ok)})
     dev = torch.cuda.get_device_name() if device == "cuda" else f"CPU ({platform.machine()})"
-    shown = [a for i, a in enumerate(sys.argv[1:]) if a != "--out" and (i == 0 or sys.argv[i] != "--out")]
-    head = (f"`benchmarks/gpu_train.py {' '.join(shown)}` on {time.strftime('%Y-%m-%d')}, {dev}, torch "
+    from _common import shown_args
+
+    head = (f"`benchmarks/gpu_train.py {' '.join(shown_args())}` on {time.strftime('%Y-%m-%d')}, {dev}, torch "
             f"{torch.__version__}, {time.time() - t_start:.0f} s. Matmul peak measured in the run: {peak / 1e12:.1f} "
             f"TFLOP/s ({'bf16' if device == 'cuda' else 'fp32'}). Reasoning arm, {args.samples} samples of "
             f"{lo}-{hi} tokens, global batch {GLOBAL_BATCH}; medians of {args.repeats} alternating repeats."

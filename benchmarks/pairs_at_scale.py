@@ -155,21 +155,9 @@ def run_stage(stage: str, work: Path, token_pairs: int) -> dict:
             "peak_anon_mib": mem.peak_kib / 1024}
 
 
-def _shown_args() -> list[str]:
-    """The command line without ``--out FILE`` (a temporary file under ``make results``)."""
-    args, out = sys.argv[1:], []
-    skip = False
-    for a in args:
-        if skip:
-            skip = False
-        elif a == "--out":
-            skip = True
-        elif not a.startswith("--out="):
-            out.append(a)
-    return out
-
-
 def main() -> None:
+    from _common import shown_args
+
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, nargs="+", default=[100_000])
     ap.add_argument("--ift-chars", type=int, default=300)
@@ -220,7 +208,7 @@ def main() -> None:
     lines = [f"\n## Pairs at scale (`benchmarks/pairs_at_scale.py`, {time.strftime('%Y-%m-%d')})\n",
              f"{platform.machine()}, {platform.python_version()}, scale-or-reason {scale_or_reason.__version__}; "
              f"IFT answers ~{args.ift_chars} characters, reasoning 5-20x; imports alone: {baseline:,.0f} MiB peak RSS. "
-             f"Command: `{' '.join(['.venv/bin/python', 'benchmarks/pairs_at_scale.py'] + _shown_args())}`\n",
+             f"Command: `{' '.join(['.venv/bin/python', 'benchmarks/pairs_at_scale.py'] + shown_args())}`\n",
              "| corpus | stage | pairs | seconds | pairs/s | MB/s of text | peak RSS (MiB) | peak anon (MiB) |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -779,6 +779,18 @@ def release_memory() -> None:
         torch.cuda.empty_cache()
 
 
+def _releases_memory(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn``, then ``release_memory`` once its frame is gone (whether it returned or raised)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            release_memory()
+    return wrapper
+
+
+@_releases_memory
 def train_student(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_dir: Path,
                   run_dir: Path, cfg: TrainConfig, *, tokenizer_id: str = "", callbacks: list | None = None,
                   empty_think: str | None = None) -> dict[str, Any]:
@@ -788,16 +800,6 @@ def train_student(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_
     with checkpoints (``cfg.save_steps``) resumes from the last of them. Whatever the run allocated
     (model, optimiser, GPU memory) is freed before this returns or raises.
     """
-    try:
-        return _train_student(spec, arm_name, samples, tokenizer_dir, run_dir, cfg, tokenizer_id=tokenizer_id,
-                              callbacks=callbacks, empty_think=empty_think)
-    finally:
-        release_memory()
-
-
-def _train_student(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer_dir: Path,
-                   run_dir: Path, cfg: TrainConfig, *, tokenizer_id: str = "", callbacks: list | None = None,
-                   empty_think: str | None = None) -> dict[str, Any]:
     run_dir = Path(run_dir)
     key = run_key(spec, arm_name, samples, cfg, tokenizer_id)
     finished = _start(run_dir, key)
@@ -851,6 +853,7 @@ def _train_student(spec: StudentSpec, arm_name: str, samples: Samples, tokenizer
     return ledger
 
 
+@_releases_memory
 def pretrain_base(spec: StudentSpec, texts: list[str], tokenizer_dir: Path, run_dir: Path, cfg: TrainConfig, *,
                   tokenizer_id: str = "", callbacks: list | None = None) -> dict[str, Any]:
     """Pretrain ``spec`` (built from config) on ``texts`` into ``run_dir``: the base that every arm of this
@@ -866,15 +869,6 @@ def pretrain_base(spec: StudentSpec, texts: list[str], tokenizer_dir: Path, run_
         ledger = pretrain_base(spec, base_corpus(tokenizer=tok), tok_dir, Path("bases/s1"), TrainConfig(epochs=2))
         student = dataclasses.replace(spec, pretrained="bases/s1")
     """
-    try:
-        return _pretrain_base(spec, texts, tokenizer_dir, run_dir, cfg, tokenizer_id=tokenizer_id,
-                              callbacks=callbacks)
-    finally:
-        release_memory()
-
-
-def _pretrain_base(spec: StudentSpec, texts: list[str], tokenizer_dir: Path, run_dir: Path, cfg: TrainConfig, *,
-                   tokenizer_id: str = "", callbacks: list | None = None) -> dict[str, Any]:
     run_dir = Path(run_dir)
     key = stable_hash({"spec": asdict(spec), "texts": stable_hash(list(texts), 32), "ledger": LEDGER_VERSION,
                        "cfg": cfg.key(), "tok": tokenizer_id})

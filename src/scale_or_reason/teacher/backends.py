@@ -243,20 +243,14 @@ class HFBackend(Backend):
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         t0 = time.perf_counter()
-        if kwargs["do_sample"]:
+        # greedy: the loop below; sampling, or a cache that loop does not handle (sliding windows...): generate
+        generated = None if kwargs["do_sample"] else self._greedy([enc[i] for i in order], sp.max_tokens)
+        if generated is None:
             with torch.no_grad():
                 out = self.model.generate(input_ids=padded["input_ids"].to(self.device),
                                           attention_mask=padded["attention_mask"].to(self.device), **kwargs)
             width = padded["input_ids"].shape[1]
             generated = [out[row, width:].tolist() for row in range(len(order))]
-        else:
-            generated = self._greedy([enc[i] for i in order], sp.max_tokens)
-            if generated is None:  # a cache this loop does not handle (sliding windows, linear attention...)
-                with torch.no_grad():
-                    out = self.model.generate(input_ids=padded["input_ids"].to(self.device),
-                                              attention_mask=padded["attention_mask"].to(self.device), **kwargs)
-                width = padded["input_ids"].shape[1]
-                generated = [out[row, width:].tolist() for row in range(len(order))]
         latency = time.perf_counter() - t0
         results: list[ModeResult | None] = [None] * len(batch)
         for row, i in enumerate(order):

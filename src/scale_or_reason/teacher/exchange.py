@@ -268,4 +268,6 @@ def import_pairs(source: str, store: Path, *, split: str = RELEASED_SPLIT, teach
                 new += table.num_rows
                 if bar is not None:
                     bar.update(table.num_rows)
+    if bar is not None:
+        bar.close()
     return {"out": str(store), "imported": new, "skipped": skipped, "seconds": time.monotonic() - t0}

@@ -83,13 +83,9 @@ _FAIL_FIELDS = [("prompt_id", pa.string()), ("mode", pa.string()), ("reason", pa
 _NAMES = [f.name for f in dataclasses.fields(PairedSample)]
 
 
-def _pairs_table(pairs: Iterable[PairedSample]) -> pa.Table:
-    cols: dict[str, list[Any]] = {n: [] for n in _NAMES}
-    for p in pairs:  # column-wise and shallow: no deep copies of every record
-        for n in _NAMES:
-            cols[n].append(getattr(p, n))
-    cols["sampling"] = [json.dumps(s, sort_keys=True) for s in cols["sampling"]]
-    return pa.Table.from_pydict(cols, schema=PAIR_SCHEMA)
+def _pairs_table(pairs: list[PairedSample]) -> pa.Table:
+    # column-wise and shallow: no deep copies of every record
+    return columns_table({n: [getattr(p, n) for p in pairs] for n in _NAMES}, len(pairs))
 
 
 _DEFAULTS = {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
