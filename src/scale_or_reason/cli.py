@@ -155,13 +155,19 @@ def study_plan(
             return ", ".join(d[:2]) + (f" +{len(d) - 2}" if len(d) > 2 else "")
         return str(r[col])
 
-    for col in [*cols, "flops", "gpu_hours", "basis"]:
-        table.add_column(col, justify="right" if col in ("tasks", "done", "flops", "gpu_hours") else "left")
+    numbers = {"flops": "FLOPs", "gpu_hours": "GPU-h", "generated_tokens": "tokens", "judge_calls": "judge calls"}
+    for col in cols:
+        table.add_column(col, justify="right" if col in ("tasks", "done") else "left")
+    for title in numbers.values():
+        table.add_column(title, justify="right")
+    table.add_column("basis", no_wrap=True)  # the basis is what the number means: never cut
     for _, r in rows.iterrows():
-        table.add_row(*[cell(r, c_) for c_ in cols], f"{r.flops:.3g}", f"{r.gpu_hours:,.1f}", str(r.basis))
+        table.add_row(*[cell(r, c_) for c_ in cols], f"{r.flops:.3g}", f"{r.gpu_hours:,.1f}",
+                      f"{r.generated_tokens:.3g}", f"{r.judge_calls:,.0f}", str(r.basis))
     Console().print(table)
     unknown = plan[plan.flops.isna()]
-    total = f"{plan.flops.sum():.3g} FLOPs, {plan.gpu_hours.sum():,.0f} GPU-hours"
+    total = (f"{plan.flops.sum():.3g} FLOPs, {plan.gpu_hours.sum():,.0f} GPU-hours, "
+             f"{plan.generated_tokens.sum():.3g} generated tokens, {plan.judge_calls.sum():,.0f} judge calls")
     if len(unknown):  # an unknown cost is not a zero: say what is missing
         reasons = ", ".join(sorted(set(unknown.task.str.split("/").str[0] + ": " + unknown.basis)))
         typer.echo(f"Total: at least {total} ({len(unknown)} task(s) of unknown cost: {reasons})")

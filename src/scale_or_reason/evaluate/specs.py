@@ -84,6 +84,9 @@ class BenchmarkSpec:
     """Jury prompt, one of ``JUDGE_PROMPTS``."""
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     """Generation cap for this benchmark."""
+    items: int = 0
+    """Items a prepared copy holds with the default options (as the notes count them), for ``sor study plan``
+    before the benchmark is prepared; 0: unknown. Not part of any key: preparing counts the real items."""
     source: SourceSpec = field(default_factory=SourceSpec)
     """Where the items come from."""
     fields: dict[str, str] = field(default_factory=dict)

@@ -14,6 +14,9 @@ Tables (each field is documented on its dataclass below; ``studies/*.toml`` are 
   distillation (``synthetic.corpus.CorpusConfig`` fields, plus epochs and learning rate): the analogue of
   the paper's pretrained bases, one per size, shared by every arm and seed, its FLOPs reported apart.
 * ``[[students]]`` ``train.StudentSpec`` fields; ``[train]`` ``train.TrainConfig``.
+* ``[[runs]]`` (optional) checkpoints trained elsewhere, evaluated as runs (``FinishedRun``); a study of
+  finished runs only needs no ``[[prompts]]`` and no ``[[students]]``. ``[reference]`` (optional) published
+  accuracies the report compares them with (``studies/reproduce.toml``: the paper's 20 students, Table 1).
 * ``[[benchmarks]]`` spec names or spec files, with option overrides; ``[eval]`` ``evaluate.EvalConfig``;
   ``[grading]`` the jury file (rule graders always run).
 * ``[compute]`` the plan's assumptions (GPU peak, MFU, expected lengths); ``[executor]`` local or SLURM.
@@ -45,13 +48,14 @@ from ..teacher.runner import GenerateConfig
 from ..train import StudentSpec, TrainConfig
 from ..util import from_table
 
-__all__ = ["BaseSection", "BenchmarkEntry", "ComputeSection", "ExecutorSection", "GradingSection", "PromptSource", "StudyConfig",
+__all__ = ["BaseSection", "BenchmarkEntry", "ComputeSection", "ExecutorSection", "FinishedRun", "GradingSection",
+           "PromptSource", "ReferenceSection", "StudyConfig",
            "StudySection", "TokenizerSection", "load_study_file", "shipped_studies"]
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 """Names that become directory names and task ids: no separators, no leading dot, no spaces."""
 
-STAGES = ("tokenizer", "base", "generate", "bench", "train", "evaluate", "select", "analysis")
+STAGES = ("tokenizer", "base", "generate", "bench", "train", "checkpoint", "evaluate", "select", "analysis")
 """The stages of a study, in dependency order."""
 
 # GenerateConfig fields that describe one prompt source (they live in [[prompts]]) or that the study sets.
@@ -88,6 +92,43 @@ class BaseSection(CorpusConfig):
     batch_size: int | None = None
     """Documents per optimiser step of the base stage (None: ``[train].batch_size``). On a CPU, halving the
     batch of tiny students nearly doubles the steps for ~20% more time, and the base learns more from them."""
+
+
+@dataclass
+class FinishedRun:
+    """One ``[[runs]]`` entry: a checkpoint trained elsewhere (a released student), evaluated as a run of the
+    study: no teacher and no training task, its training compute taken from what the entry states."""
+
+    name: str
+    """Run name: its directory under ``runs/`` and ``eval/`` (must differ from every trained run's name)."""
+    checkpoint: str
+    """A local checkpoint directory, or a hub id that the checkpoint task downloads (needs the hub then)."""
+    student: str
+    """The student it is a point of (the results' ``student``): the IFT and reasoning runs of one size and
+    corpus share it, as a trained student's runs do. ``[reference]`` rows are matched on it (the paper's
+    Table 1 names ``Qwen2.5-0.5B`` for the general corpus, ``Qwen2.5-0.5B-math`` for the math one)."""
+    arm: str = "ift"
+    """Its training format, an arm name: a non-IFT arm is evaluated with reasoning on."""
+    train_samples: int = 0
+    """Samples it was trained on (one epoch), for its training FLOPs (the paper: every released pair)."""
+    train_tokens: float = 0.0
+    """Mean tokens of one training sample (prompt + answer). Training FLOPs are ``train_samples`` times one
+    sample's at this length: an approximation (the quadratic attention term of varied lengths is
+    ``Σ l²``, at least ``n·mean²``), stated in the run's ledger."""
+    revision: str | None = None
+    """Hub revision (a commit) to pin; None: the default branch, whose commit the ledger records."""
+    architecture: dict[str, Any] = field(default_factory=dict)
+    """``config.json`` contents, used only by ``sor study plan`` while the checkpoint is not on this machine."""
+
+
+@dataclass
+class ReferenceSection:
+    """The ``[reference]`` table: published accuracies that the ``[[runs]]`` are compared with in the report."""
+
+    table: str = "paper-table1"
+    """``paper-table1`` (the paper's Table 1, shipped: ``analysis.paper_table1``) or a CSV file in the results
+    schema with at least ``student``, ``arm``, ``family`` and ``accuracy`` (a fraction): one published value
+    per student x arm x family, matched with the measured family accuracy of the same student and arm."""
 
 
 @dataclass
@@ -279,6 +320,10 @@ class StudyConfig:
     base: BaseSection | None = None
     """``[base]`` when the study pretrains its students built from config (None: they start from random
     weights)."""
+    runs: list[FinishedRun] = field(default_factory=list)
+    """``[[runs]]``: checkpoints trained elsewhere, evaluated beside (or instead of) the trained students."""
+    reference: ReferenceSection | None = None
+    """``[reference]``: published accuracies the report compares the ``[[runs]]`` with (None: no comparison)."""
     path: str = ""
     """The file the study was read from (absolute), or ``shipped:NAME`` for a shipped study."""
 
@@ -299,6 +344,10 @@ class StudyConfig:
     def student(self, name: str) -> StudyStudent:
         return next(s for s in self.students if s.name == name)
 
+    def finished_run(self, name: str) -> FinishedRun:
+        """The ``[[runs]]`` entry ``name``."""
+        return next(r for r in self.runs if r.name == name)
+
     def sources(self, student: StudyStudent) -> list[PromptSource]:
         """The prompt sources ``student`` trains on."""
         return [p for p in self.prompts if not student.data or p.name in student.data]
@@ -308,7 +357,7 @@ class StudyConfig:
 
 
 _TABLES = {"study", "teacher", "prompts", "tokenizer", "base", "students", "train", "benchmarks", "eval",
-           "grading", "compute", "executor"}
+           "grading", "compute", "executor", "runs", "reference"}
 
 
 def shipped_studies() -> list[str]:
@@ -342,10 +391,11 @@ def _list(raw: dict[str, Any], key: str, label: str) -> list[dict[str, Any]]:
     return value
 
 
-def _entries(raw: dict[str, Any], key: str, cls: type, label: str) -> list[Any]:
-    """The ``[[key]]`` array of tables as ``cls`` instances: at least one, with unique safe names."""
+def _entries(raw: dict[str, Any], key: str, cls: type, label: str, required: bool = True) -> list[Any]:
+    """The ``[[key]]`` array of tables as ``cls`` instances, with unique safe names (at least one if
+    ``required``)."""
     items = [from_table(cls, t, f"{label}: [[{key}]] #{i + 1}") for i, t in enumerate(_list(raw, key, label))]
-    if not items:
+    if not items and required:
         raise ValueError(f"{label}: no [[{key}]] given")
     _names(items, key, label)
     return items
@@ -370,6 +420,19 @@ def _resolve(base: Path | None, value: str | None) -> str | None:
     return str(candidate) if candidate.exists() else value
 
 
+def _finished_runs(raw: dict[str, Any], label: str) -> list[FinishedRun]:
+    runs = _entries(raw, "runs", FinishedRun, label, required=False)
+    for i, r in enumerate(runs):
+        where = f"{label}: [[runs]] #{i + 1}"
+        _check_arms([r.arm], f"{where}.arm")
+        if not r.checkpoint:
+            raise ValueError(f"{where}.checkpoint: give a checkpoint directory or a hub id")
+        if r.train_samples <= 0 or not r.train_tokens > 0:
+            raise ValueError(f"{where}: train_samples and train_tokens must be positive (its training FLOPs), got "
+                             f"{r.train_samples} and {r.train_tokens}")
+    return runs
+
+
 def _check_arms(arms: list[str], where: str) -> None:
     for i, a in enumerate(arms):
         try:
@@ -386,7 +449,7 @@ def load_study_file(source: str | Path) -> StudyConfig:
     unknown = sorted(set(raw) - _TABLES)
     if unknown:
         raise ValueError(f"{label}: unknown table(s) {', '.join(unknown)}; known: {', '.join(sorted(_TABLES))}")
-    for key in _TABLES - {"prompts", "students", "benchmarks"}:
+    for key in _TABLES - {"prompts", "students", "benchmarks", "runs"}:
         if key in raw and not isinstance(raw[key], dict):
             raise ValueError(f"{label}: [{key}] must be a table")
 
@@ -415,7 +478,9 @@ def load_study_file(source: str | Path) -> StudyConfig:
                                   teacher_config=_resolve(base, teacher.teacher_config),
                                   api_key_file=_resolve(base, teacher.api_key_file), progress=False)
 
-    prompts = _entries(raw, "prompts", PromptSource, label)
+    finished = _finished_runs(raw, label)
+    # a study of finished checkpoints only needs no teacher and no student
+    prompts = _entries(raw, "prompts", PromptSource, label, required=not finished or "students" in raw)
     for i, p in enumerate(prompts):
         if p.format not in ("prompts", "pairs"):
             raise ValueError(f"{label}: [[prompts]] #{i + 1}.format: {p.format!r} is not 'prompts' or 'pairs'")
@@ -433,7 +498,7 @@ def load_study_file(source: str | Path) -> StudyConfig:
             raise ValueError(f"{label}: [tokenizer].families: unknown family {fam!r}")
     tokenizer = dataclasses.replace(tokenizer, path=_resolve(base, tokenizer.path))
 
-    students = _entries(raw, "students", StudyStudent, label)
+    students = _entries(raw, "students", StudyStudent, label, required=not finished)
     for i, s in enumerate(students):
         where = f"{label}: [[students]] #{i + 1}"
         if not s.pretrained and "model_type" not in s.config:
@@ -530,6 +595,25 @@ def load_study_file(source: str | Path) -> StudyConfig:
                 raise ValueError(f"{label}: [executor].{key}: unknown stage {stage!r} ({', '.join(STAGES)})")
             if n < 0:
                 raise ValueError(f"{label}: [executor].{key}.{stage}: must be >= 0")
+    from .graph import run_name  # (graph imports this module)
+
+    trained = {run_name(s.name, a) for s in students for a in (Arm.parse(x) for x in (s.arms or study.arms))}
+    for i, r in enumerate(finished):
+        if r.name in trained:
+            raise ValueError(f"{label}: [[runs]] #{i + 1}.name: {r.name!r} is also a trained run's name")
+        finished[i] = dataclasses.replace(r, checkpoint=_resolve(base, r.checkpoint) or r.checkpoint)
+    reference = None
+    if "reference" in raw:
+        reference = from_table(ReferenceSection, raw["reference"], f"{label}: [reference]")
+        reference = dataclasses.replace(reference, table=_resolve(base, reference.table) or reference.table)
+        if not finished:
+            raise ValueError(f"{label}: [reference] compares [[runs]] with published accuracies: give [[runs]]")
+        from ..analysis.reproduction import load_reference
+
+        try:
+            load_reference(reference.table)
+        except (ValueError, FileNotFoundError) as e:
+            raise ValueError(f"{label}: [reference].table: {e}") from None
     return StudyConfig(study=study, teacher=teacher, prompts=prompts, tokenizer=tokenizer, students=students,
                        train=train, benchmarks=benchmarks, eval=ev, grading=grading, compute=compute,
-                       executor=executor, base=base_section, path=f"shipped:{source}" if shipped else str(Path(source).resolve()))
+                       executor=executor, base=base_section, runs=finished, reference=reference, path=f"shipped:{source}" if shipped else str(Path(source).resolve()))

@@ -4,6 +4,7 @@
 
     tokenizer                     (students built from config with the synthetic tokenizer)
     base/<student>                with [base]: one per student built from config, pretrained on the base corpus
+    checkpoint/<run>              one per [[runs]] entry (a checkpoint trained elsewhere): resolved, its ledger written
     generate/<prompts>            one per [[prompts]] source: the teacher (or an import) into pairs/<name>/
     bench/<benchmark>             one per [[benchmarks]]: the prepared copy under bench/
     train/<student>-<arm>[.seedK] one per student x arm x seed; needs every generate task (+ tokenizer, base)
@@ -11,7 +12,7 @@
                                   evaluated on the dev benchmarks; select/<run> picks the scale with the best
                                   dev accuracy; the other seeds train at it, and evaluate/<run>/<b> (seed 0)
                                   evaluates the chosen run
-    evaluate/<run>/<benchmark>    one per run x benchmark: generate, grade (rules, jury), count FLOPs
+    evaluate/<run>/<benchmark>    one per run (trained or finished) x benchmark: generate, grade (rules, jury), count FLOPs
     analysis                      results table, frontiers, verdicts, report; needs every evaluate task
 
 A task's *key* hashes what defines its work and its dependencies' keys, so changing one benchmark's
@@ -54,6 +55,7 @@ _TEACHER_RUNTIME = {"concurrency", "timeout_s", "max_retries", "backoff_base_s",
                     "probe_pairs", "base_url"}
 _TRAIN_RUNTIME = {"threads", "tensorboard", "save_steps"}
 _PLAN_ONLY = {"expected_prompts", "expected_prompt_tokens", "expected_ift_tokens", "expected_reasoning_tokens"}
+_PLAN_ONLY_RUN = {"architecture"}  # a finished run's fields that only the plan reads
 _EVAL_RUNTIME = {"batch_size", "threads", "device", "concurrency", "timeout_s", "max_retries", "api_key_env", "api_key_file",
                  "base_url", "tensor_parallel_size"}
 
@@ -65,7 +67,8 @@ class Task:
     id: str
     """Deterministic id, e.g. ``train/s1-ift``; also the state file's name."""
     stage: str
-    """``tokenizer``, ``generate``, ``bench``, ``train``, ``evaluate`` or ``analysis``."""
+    """``tokenizer``, ``base``, ``generate``, ``bench``, ``train``, ``checkpoint``, ``evaluate``, ``select`` or
+    ``analysis``."""
     deps: list[str]
     """Ids of the tasks that must be done first."""
     spec: dict[str, Any]
@@ -152,7 +155,7 @@ def expand(cfg: StudyConfig) -> list[Task]:
     bench_ids, dev_ids = [], []
     for b in cfg.benchmarks:
         s = load_spec(b.name)
-        spec_dict = settings(s, {"path"})
+        spec_dict = settings(s, {"path", "items"})
         spec_dict["options"] = {**s.options, **b.options}
         bspec = {"spec": spec_dict, "entry": settings(b), "source_hash": _file_hash(b.source), "v": 1}
         if s.source.synthetic:
@@ -221,7 +224,14 @@ def expand(cfg: StudyConfig) -> list[Task]:
                     spec["lr_from"] = select[0]
                 tasks.append(Task(f"train/{run}", "train", gen_ids + own + select, spec))
                 eval_ids += evaluations(run, student.name, arm, bench_ids, [f"train/{run}"], extra)
-    tasks.append(Task("analysis", "analysis", eval_ids, {"name": cfg.study.name, "v": 1}))
+    for r in cfg.runs:  # checkpoints trained elsewhere: no training task, a checkpoint task records them
+        tasks.append(Task(f"checkpoint/{r.name}", "checkpoint", [], {"run": settings(r, _PLAN_ONLY_RUN), "v": 1}))
+        eval_ids += evaluations(r.name, r.student, Arm.parse(r.arm), bench_ids, [f"checkpoint/{r.name}"],
+                                {"finished": True})
+    analysis = {"name": cfg.study.name, "v": 1}
+    if cfg.reference is not None:  # only then: a study without one keeps its analysis key
+        analysis["reference"] = {"table": cfg.reference.table, "hash": _file_hash(cfg.reference.table)}
+    tasks.append(Task("analysis", "analysis", eval_ids, analysis))
     keys: dict[str, str] = {}
     for t in tasks:
         t.key = stable_hash({"stage": t.stage, "spec": t.spec, "deps": [keys[d] for d in t.deps]}, 16)

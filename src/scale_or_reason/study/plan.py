@@ -61,6 +61,31 @@ def _student_arch(cfg: StudyConfig, out: Path, name: str) -> Architecture | None
     return Architecture.from_config(conf)
 
 
+def _finished_arch(cfg: StudyConfig, out: Path, name: str) -> Architecture | None:
+    """A ``[[runs]]`` checkpoint's architecture: the resolved checkpoint's config once its task ran, else a local
+    directory's, else the entry's ``architecture`` (None: unknown until downloaded)."""
+    r = cfg.finished_run(name)
+    ledger = out / "runs" / name / "ledger.json"
+    candidates = [Path(json.loads(ledger.read_text())["model"])] if ledger.exists() else []
+    candidates.append(Path(r.checkpoint).expanduser())
+    for c in candidates:
+        if (c / "config.json").is_file():
+            return Architecture.from_config(c / "config.json")
+    return Architecture.from_config(dict(r.architecture)) if r.architecture else None
+
+
+def _judges(cfg: StudyConfig) -> float:
+    """Judges per graded answer: 0 without a jury, NaN when the jury file cannot be read here."""
+    if not cfg.grading.jury:
+        return 0
+    from ..evaluate.jury import load_jury
+
+    try:
+        return len(load_jury(cfg.grading.jury).judges)
+    except (ValueError, FileNotFoundError):
+        return math.nan
+
+
 def _teacher_arch(cfg: StudyConfig) -> Architecture | None:
     t = cfg.teacher
     for p in (t.teacher_config, t.model):
@@ -88,12 +113,14 @@ def _prompt_count(cfg: StudyConfig, name: str) -> int | None:
     return min(n, p.limit) if (n is not None and p.limit) else n
 
 
-def _store_lengths(cfg: StudyConfig, out: Path) -> dict[str, dict[str, tuple[int, int]]]:
-    """Per prompt source with pairs on disk: prompt id -> (IFT, reasoning) stored training lengths."""
+def _store_lengths(cfg: StudyConfig, out: Path) -> tuple[dict[str, dict[str, tuple[int, int]]], dict[str, int]]:
+    """Per prompt source with pairs on disk: prompt id -> (IFT, reasoning) stored training lengths, and the
+    tokens the teacher generated (both completions of every pair)."""
     from ..teacher.store import iter_pairs
 
     cols = ["prompt_id", "ift_prompt_tokens", "ift_completion_tokens", "prompt_tokens", "reasoning_completion_tokens"]
     found: dict[str, dict[str, tuple[int, int]]] = {}
+    generated: dict[str, int] = {}
     for p in cfg.prompts:
         store = out / "pairs" / p.name
         if not any(store.glob("*.parquet")):
@@ -101,9 +128,10 @@ def _store_lengths(cfg: StudyConfig, out: Path) -> dict[str, dict[str, tuple[int
         lengths = found.setdefault(p.name, {})
         for batch in iter_pairs(store, columns=cols):
             for r in batch:
-                lengths[r["prompt_id"]] = (int(r["ift_prompt_tokens"] or 0) + int(r["ift_completion_tokens"] or 0),
-                                           int(r["prompt_tokens"] or 0) + int(r["reasoning_completion_tokens"] or 0))
-    return found
+                ift, rea = int(r["ift_completion_tokens"] or 0), int(r["reasoning_completion_tokens"] or 0)
+                lengths[r["prompt_id"]] = (int(r["ift_prompt_tokens"] or 0) + ift, int(r["prompt_tokens"] or 0) + rea)
+                generated[p.name] = generated.get(p.name, 0) + ift + rea
+    return found, generated
 
 
 def _template_overhead(cfg: StudyConfig, out: Path, student: str, n: int = 256) -> tuple[float, float]:
@@ -140,7 +168,8 @@ def _template_overhead(cfg: StudyConfig, out: Path, student: str, n: int = 256) 
 
 
 def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = None) -> pd.DataFrame:
-    """One row per task: id, stage, the tasks it needs, status, FLOPs, basis, GPU-hours (module docstring)."""
+    """One row per task: id, stage, the tasks it needs, status, FLOPs, basis, generated tokens, judge calls,
+    GPU-hours (module docstring)."""
     from ..data import build_arm
     from ..teacher.runner import store_teacher_flops
 
@@ -149,7 +178,8 @@ def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = Non
     states = task_states(tasks, out)
     conv = cfg.compute.convention
     teacher_arch = _teacher_arch(cfg)
-    stored = _store_lengths(cfg, out)
+    stored, teacher_generated = _store_lengths(cfg, out)
+    judges = _judges(cfg)
     # each source counted once (a JSONL source is read line by line), not once per task that needs it
     counts = {p.name: _prompt_count(cfg, p.name) for p in cfg.prompts}
     archs: dict[str, Architecture | None] = {}
@@ -160,6 +190,7 @@ def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = Non
     for t in tasks:
         st = states[t.id]
         flops, basis = 0.0, "none"
+        generated, judge_calls = 0.0, 0.0  # tokens generated (teacher or student), calls to the jury's judges
         if t.stage == "generate":
             src = next(p for p in cfg.prompts if p.name == t.name)
             store = out / "pairs" / src.name
@@ -171,12 +202,14 @@ def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = Non
                 flops, basis = math.nan, "no teacher config"
             elif st.status == "done":
                 flops, basis = store_teacher_flops(store, teacher_arch, conv), "measured"
+                generated = float(teacher_generated.get(src.name, 0))
             else:
                 n = counts[src.name]
                 pt = src.expected_prompt_tokens or c.prompt_tokens
-                per = (inference_flops(teacher_arch, pt, src.expected_ift_tokens or c.ift_tokens, conv)
-                       + inference_flops(teacher_arch, pt, src.expected_reasoning_tokens or c.reasoning_tokens, conv))
+                ift, rea = src.expected_ift_tokens or c.ift_tokens, src.expected_reasoning_tokens or c.reasoning_tokens
+                per = inference_flops(teacher_arch, pt, ift, conv) + inference_flops(teacher_arch, pt, rea, conv)
                 flops, basis = (per * n, "assumed") if n is not None else (math.nan, "unknown prompt count")
+                generated = float(n * (ift + rea)) if n is not None else math.nan
         elif t.stage == "base":
             student = cfg.student(t.spec["student"]["name"])
             arch = archs.setdefault(student.name, _student_arch(cfg, out, student.name))
@@ -220,29 +253,35 @@ def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = Non
                         flops += share * ((1 - rho) * train_flops(arch, [ift], conv) + rho * train_flops(arch, [rea], conv))
                     flops *= cfg.train.epochs
                     basis = "assumed"
+        elif t.stage == "checkpoint":
+            basis = "finished"
         elif t.stage == "evaluate":
             name = t.spec["student"]
-            arch = archs.setdefault(name, _student_arch(cfg, out, name))
+            if t.spec.get("finished"):
+                arch = archs.setdefault(t.spec["run"], _finished_arch(cfg, out, t.spec["run"]))
+            else:
+                arch = archs.setdefault(name, _student_arch(cfg, out, name))
             from .stages import answers_path, bench_spec
 
             ans = answers_path(out, t.spec["run"], t.spec["benchmark"])
-            if arch is None:
-                flops, basis = math.nan, "no student config"
-            elif st.status == "done" and ans.exists():
+            if st.status == "done" and ans.exists():
                 df = pd.read_parquet(ans, columns=["prompt_tokens", "generated_tokens"])
-                flops = float(sum(inference_flops(arch, int(p), int(g), conv)
-                                  for p, g in zip(df.prompt_tokens, df.generated_tokens)))
-                basis = "measured"
+                generated, judge_calls = float(df.generated_tokens.sum()), judges * len(df)
+                flops = (float(sum(inference_flops(arch, int(p), int(g), conv)
+                                   for p, g in zip(df.prompt_tokens, df.generated_tokens))) if arch else math.nan)
+                basis = "measured" if arch else "no student config"
             else:
                 spec, _ = bench_spec(cfg, t.spec["benchmark"])
-                items = _bench_items(out, spec) or int(spec.options.get("n", 0)) or c.eval_items
+                items = (_bench_items(out, spec) or int(spec.options.get("n", 0)) or spec.items
+                         or c.eval_items) * cfg.eval.samples
                 gen = c.eval_reasoning_tokens if t.spec["thinking"] else c.eval_ift_tokens
                 gen = min(gen, cfg.eval.cap(spec))
-                flops = items * cfg.eval.samples * inference_flops(arch, c.eval_prompt_tokens, gen, conv)
-                basis = "assumed"
+                generated, judge_calls = float(items * gen), judges * items
+                flops = items * inference_flops(arch, c.eval_prompt_tokens, gen, conv) if arch else math.nan
+                basis = "assumed" if arch else "no student config"
         mfu = c.mfu_train if t.stage in ("train", "base") else c.mfu_inference
         rows.append({"task": t.id, "stage": t.stage, "needs": list(t.deps), "status": st.status, "flops": flops,
-                     "basis": basis,
+                     "basis": basis, "generated_tokens": generated, "judge_calls": judge_calls,
                      "gpu_hours": flops / (c.peak_flops * mfu) / 3600 if flops == flops else math.nan})
     return pd.DataFrame(rows)
 
@@ -287,4 +326,7 @@ def stage_totals(plan: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"tasks": g.size(), "done": g.status.apply(lambda s: int((s == "done").sum())),
                          "flops": g.flops.apply(lambda s: s.sum(min_count=1) if not s.isna().any() else math.nan),
                          "gpu_hours": g.gpu_hours.apply(lambda s: s.sum() if not s.isna().any() else math.nan),
+                         "generated_tokens": g.generated_tokens.apply(lambda s: s.sum(min_count=1) if not s.isna().any()
+                                                                      else math.nan),
+                         "judge_calls": g.judge_calls.apply(lambda s: s.sum() if not s.isna().any() else math.nan),
                          "basis": g.basis.apply(lambda s: "/".join(sorted(set(s))))}).reset_index()

@@ -185,6 +185,45 @@ def _train(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     return {k: ledger[k] for k in ("train_flops", "steps", "samples", "wall_seconds", "final_loss") if k in ledger}
 
 
+def resolve_checkpoint(checkpoint: str, revision: str | None = None) -> tuple[Path, str | None]:
+    """A finished run's checkpoint on this machine: a local directory as it is, or a hub id downloaded (weights,
+    configs, tokenizer) into the hub cache. Returns the directory and the hub commit (None for a local one)."""
+    path = Path(checkpoint).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(f"{checkpoint}: a checkpoint directory needs a config.json")
+        return path.resolve(), None
+    if path.is_absolute() or checkpoint.startswith(".") or checkpoint.count("/") != 1:
+        raise FileNotFoundError(f"{checkpoint}: no such checkpoint directory (and not a hub id 'owner/name')")
+    from huggingface_hub import HfApi, snapshot_download
+
+    try:
+        commit = HfApi().model_info(checkpoint, revision=revision).sha
+        local = snapshot_download(checkpoint, revision=commit, allow_patterns=[
+            "*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"])
+    except Exception as e:  # offline, unknown id, gated: one line that names the checkpoint
+        raise RuntimeError(f"{checkpoint}: not a local directory and the hub download failed "
+                           f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    return Path(local), commit
+
+
+def _checkpoint(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
+    """A ``[[runs]]`` checkpoint: resolved (downloaded if a hub id), its ledger written as a trained run's is."""
+    from ..flops import Architecture, train_flops
+
+    run = cfg.finished_run(task.name)
+    path, commit = resolve_checkpoint(run.checkpoint, run.revision)
+    arch = Architecture.from_config(path / "config.json")
+    per_sample = train_flops(arch, [round(run.train_tokens)], "paper")
+    ledger = {"student": run.student, "arm": run.arm, "model": str(path), "checkpoint": run.checkpoint,
+              "revision": commit or run.revision, "samples": run.train_samples, "epochs": 1,
+              "train_flops": per_sample * run.train_samples, "convention": "paper",
+              "train_flops_basis": f"stated: {run.train_samples} samples x one sample of {run.train_tokens:g} tokens",
+              "parameters": arch.parameters, "non_embedding_parameters": arch.non_embedding_parameters}
+    write_json(out / "runs" / run.name / "ledger.json", ledger)
+    return {k: ledger[k] for k in ("train_flops", "samples", "parameters")}
+
+
 def _evaluate(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     from ..evaluate import GenerationBackendConfig, evaluate_model
 
@@ -195,7 +234,10 @@ def _evaluate(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
 
         jury = load_jury(cfg.grading.jury)
     run = task.spec["run"]
-    model = out / "runs" / (chosen_run(out, run) if task.spec.get("selected") else run)
+    if task.spec.get("finished"):  # a checkpoint trained elsewhere: where its checkpoint task found it
+        model = Path(read_json(out / "runs" / run / "ledger.json")["model"])
+    else:
+        model = out / "runs" / (chosen_run(out, run) if task.spec.get("selected") else run)
     summary = evaluate_model(GenerationBackendConfig(model=str(model), label=task.spec["student"],
                                                      arm=task.spec["arm"]),
                              [spec], prepared=out / "bench", out=out / "eval" / run / spec.name,
@@ -310,13 +352,28 @@ def _analysis(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     write_json(out / "study.json", cfg.to_dict())
     ratio = token_ratios(cfg, out)
     notes = ["Reasoning/IFT answer-token ratio of the teacher's pairs: "
-             + ", ".join(f"{f} {r:.1f}x" for f, r in ratio.items()) + "."]
+             + ", ".join(f"{f} {r:.1f}x" for f, r in ratio.items()) + "."] if ratio else []
+    sections = stage_sections(cfg, out, every)
+    summary: dict[str, Any] = {}
+    if cfg.reference is not None:
+        from ..analysis.reproduction import load_reference, reproduction, reproduction_sections
+
+        repro = reproduction(results, load_reference(cfg.reference.table))
+        with atomic_path(out / "reproduction.csv") as tmp:
+            repro.table.to_csv(tmp, index=False)
+        sections = reproduction_sections(repro, cfg.reference.table) + sections
+        w = repro.wins
+        notes.append(f"Reproduction (section below, reproduction.csv): {repro.agree} of {repro.compared} published "
+                     f"family accuracies inside the measured 95% interval; at equal size reasoning ahead in "
+                     f"{w['measured']} of {w['cells']} cells (published: {w['published']}), significantly in "
+                     f"{w['significant']}, IFT significantly in {w['ift_significant']}.")
+        summary = {"agree": f"{repro.agree}/{repro.compared}", "reasoning_wins": w["measured"]}
     data = load_study(out)  # the results, answers and teacher table just written: one way in
     analysis = run_analysis(data.results, data.answers, teacher_accuracy=data.teacher_accuracy or None)
     report = write_report(analysis, out / "report", title=f"Scale or reason? — {cfg.study.name}",
-                          config=cfg.to_dict(), notes=notes, sections=stage_sections(cfg, out, every))
+                          config=cfg.to_dict(), notes=notes, sections=sections)
     return {"report": str(report), "results": str(out / "results.csv"), "rows": len(results),
-            "token_ratio": json.loads(json.dumps(ratio))}
+            "token_ratio": json.loads(json.dumps(ratio)), **summary}
 
 
 def stage_sections(cfg: StudyConfig, out: Path, tasks: list[Task]) -> list[Any]:
@@ -343,6 +400,9 @@ def stage_sections(cfg: StudyConfig, out: Path, tasks: list[Task]) -> list[Any]:
             src = next(p for p in cfg.prompts if p.name == t.name)
             teacher.append([t.name, src.format, cfg.teacher.backend if src.format == "prompts" else "import",
                             g(res.get("pairs", res.get("imported", ""))), f"{secs:.1f}"])
+        elif t.stage == "checkpoint":
+            training.append([t.name, g(res.get("samples", "")), "trained elsewhere", g(res.get("train_flops", "")), "",
+                             f"{secs:.1f}"])
         elif t.stage == "train":
             training.append([t.name, g(res.get("samples", "")), g(res.get("steps", "")),
                              g(res.get("train_flops", "")), g(res.get("final_loss", "")), f"{secs:.1f}"])
@@ -365,7 +425,8 @@ def stage_sections(cfg: StudyConfig, out: Path, tasks: list[Task]) -> list[Any]:
                          "pretrained bases its FLOPs are charged to no arm and appear in no frontier.")] if bases else []),
         ReportSection("Training", ["run", "samples", "steps", "training FLOPs", "final loss", "seconds"], training,
                       "One run per student x arm; FLOPs under the paper convention, per-step log in "
-                      "runs/<run>/train_log.jsonl."),
+                      "runs/<run>/train_log.jsonl. A run trained elsewhere ([[runs]]) shows the samples its entry "
+                      "states and FLOPs at its stated mean length (runs/<run>/ledger.json)."),
         *([ReportSection("Learning-rate selection", ["student-arm", "mean dev accuracy by LR scale", "chosen",
                                                      "run"], selection,
                          "Seed 0 of each student x arm trained at every scale of [study].lr_grid (multiples of its peak "
@@ -378,8 +439,7 @@ def stage_sections(cfg: StudyConfig, out: Path, tasks: list[Task]) -> list[Any]:
 
 
 STAGE_FUNCTIONS = {"tokenizer": _tokenizer, "base": _base, "generate": _generate, "bench": _bench, "train": _train,
-                   "evaluate": _evaluate, "select": _select,
-                   "analysis": _analysis}
+                   "checkpoint": _checkpoint, "evaluate": _evaluate, "select": _select, "analysis": _analysis}
 
 
 def execute(cfg: StudyConfig, task: Task, out: str | Path) -> dict[str, Any]:
