@@ -121,7 +121,7 @@ def main() -> int:
     train = lambda out: _sor("train", "--pairs", str(work / "generate-ref"), "--arm", "reasoning", "--out",  # noqa: E731
                              str(out), "--student-config", str(work / "student.json"), "--tokenizer", str(tok),
                              "--samples", "192", "--batch-size", "16", "--micro-batch-size", "16", "--save-steps",
-                             "2", "--lr", "3e-3")
+                             "2", "--learning-rate", "3e-3")
     evaluate = lambda out: _sor("evaluate", "--model", str(work / "train-ref"), "-b", "synthetic-math-oe",  # noqa: E731
                                 "--prepared", str(FIXTURES), "--out", str(out), "--thinking", "--max-new-tokens",
                                 "48", "--batch-size", "4")

@@ -112,7 +112,7 @@ def run_stage(stage: str, work: Path, token_pairs: int) -> dict:
     from scale_or_reason.data import Arm, add_think_switch
     from scale_or_reason.flops import Architecture, train_flops
     from scale_or_reason.teacher.exchange import import_pairs
-    from scale_or_reason.teacher.runner import store_teacher_flops, summarize_store
+    from scale_or_reason.teacher.summary import store_teacher_flops, summarize_store
     from scale_or_reason.teacher.store import iter_pairs
     from scale_or_reason.train import _streamed_dataset, arm_from_stores
 

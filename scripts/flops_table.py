@@ -20,7 +20,7 @@ import re
 import sys
 from pathlib import Path
 
-from scale_or_reason.flops import CONVENTIONS, Architecture, inference_flops, teacher_flops, train_flops
+from scale_or_reason.flops import CONVENTIONS, Architecture, inference_flops, train_flops
 
 QWEN25: dict[str, dict] = {
     "0.5B": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
@@ -95,7 +95,7 @@ def tables(train_lengths: list[int], prompt: int, generated: list[int]) -> str:
     )
     out.append("| teacher | " + " | ".join(f"{c} g={g}" for c, g in cols_i) + " |")
     out.append("|---|" + "---|" * len(cols_i))
-    out.append("| 235B-A22B | " + " | ".join(_e(teacher_flops(teacher, prompt, g, c)) for c, g in cols_i) + " |")
+    out.append("| 235B-A22B | " + " | ".join(_e(inference_flops(teacher, prompt, g, c)) for c, g in cols_i) + " |")
 
     out.append("\n### Ratio to `exact` (how far the shortcuts are from the architecture-exact count)\n")
     heads = [f"train l={_k(n)}" for n in train_lengths] + [f"infer g={g}" for g in generated]
@@ -110,7 +110,7 @@ def tables(train_lengths: list[int], prompt: int, generated: list[int]) -> str:
             out.append(f"| {size} | {c} | " + " | ".join(f"{r:.3f}" for r in ratios) + " |")
     for c in ("paper", "6nd"):
         ratios = ["—"] * len(train_lengths) + [
-            f"{teacher_flops(teacher, prompt, g, c) / teacher_flops(teacher, prompt, g, 'exact'):.3f}"
+            f"{inference_flops(teacher, prompt, g, c) / inference_flops(teacher, prompt, g, 'exact'):.3f}"
             for g in generated
         ]
         out.append(f"| teacher 235B-A22B | {c} | " + " | ".join(ratios) + " |")

@@ -53,7 +53,7 @@ def test_a_preempted_training_saves_a_checkpoint_and_the_rerun_resumes_from_it(t
     run = tmp_path / "run"
     cmd = [*sor, "train", "--pairs", str(tmp_path / "pairs"), "--arm", "reasoning", "--out", str(run),
            "--student-config", str(student), "--tokenizer", str(tok), "--samples", "640", "--batch-size", "8",
-           "--micro-batch-size", "8", "--lr", "3e-3"]
+           "--micro-batch-size", "8", "--learning-rate", "3e-3"]
     log = run / "train_log.jsonl"
     ready = lambda: log.exists() and len(log.read_text().splitlines()) >= 5  # noqa: E731
     assert signal_when(cmd, env, ready, signal.SIGTERM, timeout_s=240) == 143

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from scale_or_reason.teacher import GenerateConfig, generate, read_pairs
-from scale_or_reason.teacher.runner import store_teacher_flops
+from scale_or_reason.teacher.summary import store_teacher_flops
 
 PROMPTS = ["What is 3 + 4?", "What colour is the sky?"]
 TRACES = ["3 plus 4 is 7.", "The sky is blue."]

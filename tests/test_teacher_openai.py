@@ -286,7 +286,7 @@ def test_an_unset_key_is_refused_for_a_remote_server_only(monkeypatch):
 
 
 def test_a_key_echoed_by_the_server_is_in_no_artefact_and_no_output(tmp_path, monkeypatch, capsys):
-    from scale_or_reason.teacher.runner import format_summary
+    from scale_or_reason.teacher.summary import format_summary
 
     sentinel = "sk-sentinel-7f3a9c1e"
     monkeypatch.setenv("OPENAI_API_KEY", sentinel)
@@ -339,7 +339,7 @@ def test_kill_midway_then_rerun_equals_uninterrupted_run(tmp_path):
         cmd = [sys.executable, "-m", "scale_or_reason.cli", "generate", "--source", str(src), "--out", str(killed),
                "--backend", "openai", "--model", cfg.model, "--base-url", srv.url, "--profile", "qwen3",
                "--sampling-ift", cfg.sampling_ift, "--sampling-reasoning", cfg.sampling_reasoning,
-               "--concurrency", "16", "--timeout", "5", "--shard-size", "8", "--no-progress",
+               "--concurrency", "16", "--timeout-s", "5", "--shard-size", "8", "--no-progress",
                "--check-disagreement"]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:

@@ -206,7 +206,8 @@ def test_system_profiles_are_detected_and_sent_without_template_kwargs():
 
 
 def test_custom_system_prompt_profile(saved):
-    from scale_or_reason.teacher.runner import GenerateConfig, resolve_profile
+    from scale_or_reason.teacher.config import GenerateConfig
+    from scale_or_reason.teacher.runner import resolve_profile
 
     p = custom_profile(None, system_on="think hard", system_off="answer directly")
     assert p.kwarg == "" and p.messages(MSG, True)[0]["content"] == "think hard"

@@ -216,20 +216,29 @@ def test_import_flags_truncated_and_wrong_layout(tmp_path):
         import_pairs(str(g), tmp_path / "t")
 
 
-def test_cli_generate_export_import(tmp_path):
+def test_cli_generate_then_pairs_export_and_import(tmp_path):
     runner = CliRunner()
     out, rel = tmp_path / "pairs", tmp_path / "release"
     r = runner.invoke(app, ["generate", "--source", "synthetic:Math-MC:40", "--out", str(out), "--no-progress",
-                            "--json", "--export", str(rel)])
+                            "--json"])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout.strip().splitlines()[0])
     assert summary["pairs"] == 40 and summary["pending_failures"] == 0
-    assert (rel / "README.md").exists()
-    r = runner.invoke(app, ["generate", "--import", str(rel), "--out", str(tmp_path / "imp"), "--no-progress"])
+    r = runner.invoke(app, ["pairs", "export", str(out), "--out", str(rel), "--drop-flags", "truncated,disagree"])
     assert r.exit_code == 0, r.output
-    assert len(read_pairs(tmp_path / "imp")) == 40
+    assert (rel / "README.md").exists()
+    r = runner.invoke(app, ["pairs", "export", str(out), "--out", str(rel), "--drop-flags", "sideways"])
+    assert r.exit_code == 2 and "unknown flag(s) sideways" in r.output
+    r = runner.invoke(app, ["pairs", "import", str(rel), "--out", str(tmp_path / "imp"), "--no-progress",
+                            "--limit", "30"])
+    assert r.exit_code == 0, r.output
+    assert len(read_pairs(tmp_path / "imp")) == 30
+    r = runner.invoke(app, ["pairs", "import", str(rel), "--out", str(tmp_path / "imp"), "--no-progress"])
+    assert r.exit_code == 0 and "imported 10 pairs (30 already there)" in r.output  # resumes
     r = runner.invoke(app, ["generate", "--out", str(out)])
     assert r.exit_code == 2 and "--source" in r.output
+    r = runner.invoke(app, ["generate", "--source", "synthetic:Math-MC:4", "--out", str(out), "--shard-size", "0"])
+    assert r.exit_code == 2 and "shard_size: must be an integer >= 1" in r.output
     r = runner.invoke(app, ["generate", "--source", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "x"),
                             "--backend", "openai", "--model", "m", "--base-url", "http://127.0.0.1:9/v1",
                             "--profile", "qwen3"])

@@ -17,6 +17,12 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from .evaluate.runner import EvalConfig, GenerationBackendConfig
+from .options import config_options
+from .teacher.exchange import ExportConfig, ImportConfig
+from .teacher.config import GenerateConfig
+from .train import TrainConfig
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,  # help: "[generate]" is text
                   help="scale-or-reason: should you train a bigger IFT student or a smaller reasoning one?")
 err = Console(stderr=True)
@@ -220,6 +226,7 @@ def study_task(
 
 
 @app.command()
+@config_options(TrainConfig)
 def train(
     pairs: Path = typer.Option(..., help="Pair store directory (Parquet shards of PairedSample)."),
     arm: str = typer.Option(..., help="ift | reasoning | sequential:RHO | mixed:RHO"),
@@ -227,19 +234,14 @@ def train(
     student_config: Path = typer.Option(None, help="HF config (JSON) of a student built from scratch."),
     pretrained: str = typer.Option(None, help="Checkpoint directory (or hub id where a hub is reachable)."),
     tokenizer: Path = typer.Option(None, help="Tokenizer directory (default: the --pretrained checkpoint)."),
-    name: str = typer.Option(None, help="Student label (default: the checkpoint or config file name)."),
+    name: str = typer.Option(None, help="Student label (default: the checkpoint or config file name); the paper's "
+                                        "Table 2 learning rates are looked up by it when --learning-rate is not given."),
     samples: int = typer.Option(0, min=0, help="Samples in the arm (0: every pair)."),
-    lr: float = typer.Option(None, help="Peak LR (default: the paper's Table 2 for known students, else 1e-3)."),
-    batch_size: int = typer.Option(32, min=1, help="Global batch in samples."),
-    micro_batch_size: int = typer.Option(8, min=1, help="Samples per forward pass (gradient accumulation fills the rest)."),
-    epochs: int = typer.Option(1, min=1),
-    save_steps: int = typer.Option(0, min=0, help="Checkpoint every K steps, for resuming."),
-    lora_rank: int = typer.Option(0, min=0, help="LoRA rank (0: full fine-tuning)."),
-    seed: int = typer.Option(0),
+    overrides: dict | None = None,
 ) -> None:
     """Fine-tune one student on one arm of a pair store (runs under `accelerate launch` unchanged)."""
     from .data import Arm
-    from .train import StudentSpec, TrainConfig, arm_from_stores, train_student
+    from .train import StudentSpec, arm_from_stores, train_student
     from .util import read_json
 
     if (student_config is None) == (pretrained is None):
@@ -247,17 +249,16 @@ def train(
     tok_dir = tokenizer or (Path(pretrained) if pretrained else None)
     if tok_dir is None:
         _fail("--tokenizer is required with --student-config")
+    options = dict(overrides or {})
     try:
         arm_obj = Arm.parse(arm)
         config = read_json(student_config) if student_config else {}
+        lr = options.get("learning_rate")  # given: both formats at it; else the paper's Table 2, else the default
         spec = StudentSpec(name=name or Path(pretrained or student_config).stem, config=config, pretrained=pretrained,
-                           learning_rate={})
-        chosen = arm_from_stores([pairs], arm_obj, samples, seed=seed)
-        cfg = TrainConfig(batch_size=batch_size, micro_batch_size=min(micro_batch_size, batch_size), epochs=epochs,
-                          save_steps=save_steps, lora_rank=lora_rank, seed=seed)
-        if lr is not None:
-            cfg.learning_rate = lr
-            spec.learning_rate = {"ift": lr, "reasoning": lr}
+                           learning_rate={"ift": lr, "reasoning": lr} if lr is not None else {})
+        cfg = TrainConfig(**options)
+        cfg.micro_batch_size = min(cfg.micro_batch_size, cfg.batch_size)
+        chosen = arm_from_stores([pairs], arm_obj, samples, seed=cfg.seed)
         ledger = train_student(spec, arm_obj.name, chosen, tok_dir, out, cfg, tokenizer_id=str(tok_dir))
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
@@ -377,99 +378,75 @@ def analyze(
 
 
 @app.command()
+@config_options(GenerateConfig, skip={"progress"})
 def generate(
-    source: str = typer.Option(None, help="Prompts: JSONL, Parquet, saved HF dataset dir, hub id, or synthetic:FAMILY[,FAMILY]:N[:SEED]."),
-    out: Path = typer.Option(None, help="Pair store directory (default 'pairs'); a rerun resumes it."),
-    backend: str = typer.Option(None, help="synthetic | hf | openai | vllm (default synthetic)."),
-    model: str = typer.Option(None, help="hf: checkpoint dir; openai: model name on the server; vllm: path or hub id."),
-    teacher: str = typer.Option(None, help="Teacher id to record (default: --model)."),
-    base_url: str = typer.Option(None, help="openai: server URL, e.g. http://127.0.0.1:8000/v1."),
-    api_key_env: str = typer.Option(None, help="openai: env variable holding the API key (default OPENAI_API_KEY)."),
-    api_key_file: str = typer.Option(None, help="openai: file whose first line is the API key (instead of the env variable)."),
-    profile: str = typer.Option(None, help="Toggle profile: auto | qwen3 | deepseek-v3.1 | gpt-oss | nemotron-v1.5 | nemotron-v1 | smollm3 | custom."),
-    toggle_kwarg: str = typer.Option(None, help="custom profile: chat-template kwarg of the switch."),
-    toggle_on: str = typer.Option(None, help="custom profile: value with reasoning on (JSON or text)."),
-    toggle_off: str = typer.Option(None, help="custom profile: value with reasoning off."),
-    toggle_system_on: str = typer.Option(None, help="custom profile: system-prompt text switching reasoning on (e.g. '/think')."),
-    toggle_system_off: str = typer.Option(None, help="custom profile: system-prompt text switching reasoning off (e.g. '/no_think')."),
-    think_open: str = typer.Option(None, help="custom profile: tag opening the trace."),
-    think_close: str = typer.Option(None, help="custom profile: tag closing the trace."),
-    sampling_ift: str = typer.Option(None, help="IFT sampling overrides, e.g. 'temperature=0.7,top_k=none'."),
-    sampling_reasoning: str = typer.Option(None, help="Reasoning sampling overrides."),
-    seed: int = typer.Option(None, help="Base seed of per-request seeds (default 0)."),
-    prompt_field: str = typer.Option(None, help="Source field with the prompt (default 'prompt')."),
-    system_field: str = typer.Option(None, help="Source field with a system prompt."),
-    reference_field: str = typer.Option(None, help="Source field with a reference answer."),
-    id_field: str = typer.Option(None, help="Source field with prompt ids (default: row index + text hash)."),
-    family_field: str = typer.Option(None, help="Source field with a family label."),
-    split: str = typer.Option(None, help="Dataset split of the source (default 'train')."),
-    limit: int = typer.Option(None, min=1, help="Only the first N prompts (or imported rows)."),
-    concurrency: int = typer.Option(None, min=1, help="openai: requests in flight (default 32)."),
-    timeout: float = typer.Option(None, help="openai: per-request timeout in seconds (default 600)."),
-    max_retries: int = typer.Option(None, min=0, help="openai: retries on 429/5xx/timeouts (default 4)."),
-    batch_size: int = typer.Option(None, min=1, help="hf/vllm: prompts per generate call."),
-    tensor_parallel_size: int = typer.Option(None, min=1, help="vllm: GPUs per replica."),
-    device: str = typer.Option(None, help="hf: torch device (default cpu)."),
-    dtype: str = typer.Option(None, help="hf/vllm: weights dtype (default auto)."),
-    tokenizer: str = typer.Option(None, help="Tokenizer dir for exact token counts and the hybrid check."),
-    teacher_config: str = typer.Option(None, help="Teacher config.json for FLOPs (openai backend)."),
-    flops_convention: str = typer.Option(None, help="Teacher FLOPs convention: paper | exact | 6nd."),
-    check_disagreement: bool = typer.Option(None, "--check-disagreement/--no-check-disagreement",
-                                            help="Flag pairs whose last \\boxed{} differs between modes."),
-    shard_size: int = typer.Option(None, min=1, help="Pairs per shard (default 1024)."),
     config: Path = typer.Option(None, help="TOML file with a [generate] table (options given here override it)."),
-    export: Path = typer.Option(None, "--export", help="Write the store as a HF dataset in the released layout (prompt, reasoning, ift)."),
-    drop_flagged: str = typer.Option(None, help="With --export: leave out pairs with these flags, e.g. 'truncated,empty_answer'."),
-    import_source: str = typer.Option(None, "--import", help="Read pairs in the released layout (dir, file or hub id) into --out."),
-    import_split: str = typer.Option("reasoning_ift_pairs", help="With --import: the split to read."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    overrides: dict | None = None,
 ) -> None:
     """Answer each prompt twice with one teacher, reasoning off and on, into a resumable pair store."""
-    from .teacher import BackendError, export_pairs, import_pairs
-    from .teacher.runner import (
-        GenerateConfig,
-        SystematicFailure,
-        format_summary,
-        load_generate_config,
-        summary_json,
-    )
+    from .teacher import BackendError
+    from .teacher.config import load_generate_config
+    from .teacher.runner import SystematicFailure
     from .teacher.runner import generate as run_generate
+    from .teacher.summary import format_summary, summary_json
 
-    options = {k: v for k, v in dict(
-        source=source, out=out, backend=backend, model=model, teacher=teacher, base_url=base_url,
-        api_key_env=api_key_env, api_key_file=api_key_file, profile=profile, toggle_kwarg=toggle_kwarg, toggle_on=toggle_on,
-        toggle_off=toggle_off, toggle_system_on=toggle_system_on, toggle_system_off=toggle_system_off,
-        think_open=think_open, think_close=think_close, sampling_ift=sampling_ift,
-        sampling_reasoning=sampling_reasoning, seed=seed, prompt_field=prompt_field, system_field=system_field,
-        reference_field=reference_field, id_field=id_field, family_field=family_field, split=split, limit=limit,
-        concurrency=concurrency, timeout_s=timeout, max_retries=max_retries, batch_size=batch_size,
-        tensor_parallel_size=tensor_parallel_size, device=device, dtype=dtype, tokenizer=tokenizer,
-        teacher_config=teacher_config, flops_convention=flops_convention, check_disagreement=check_disagreement,
-        shard_size=shard_size).items() if v is not None}
-    if no_progress:
-        options["progress"] = False
-    failed = False
+    options = dict(overrides or {}, **({"progress": False} if no_progress else {}))
     try:
         cfg = load_generate_config(config, **options) if config else GenerateConfig(**options)
-        if not (cfg.source or import_source or export):
-            _fail("give --source (generate), --import (read released pairs) or --export DIR")
-        if import_source:
-            res = import_pairs(import_source, cfg.out, split=import_split, teacher=cfg.teacher, limit=cfg.limit,
-                               tokenizer=cfg.tokenizer, progress=cfg.progress)
-            err.print(f"imported {res['imported']} pairs ({res['skipped']} already there) into {res['out']}")
-        elif cfg.source:
-            summary = run_generate(cfg)
-            typer.echo(summary_json(summary) if as_json else format_summary(summary))
-            failed = bool(summary.get("pending_failures"))  # stored; a rerun asks only for the rest
-        if export:
-            drop = [f.strip() for f in (drop_flagged or "").split(",") if f.strip()]
-            res = export_pairs(cfg.out, export, drop_flags=drop, overwrite=True)
-            err.print(f"exported {res['rows']} pairs ({res['dropped']} left out) to {res['out']}")
+        if not cfg.source:
+            _fail("give --source (prompts for the teacher); released pairs: `sor pairs import`")
+        summary = run_generate(cfg)
     except (ValueError, FileNotFoundError, BackendError, SystematicFailure) as e:
         _fail(str(e))  # _fail escapes: messages may hold brackets, e.g. "scale-or-reason[openai]"
-    if failed:
+    typer.echo(summary_json(summary) if as_json else format_summary(summary))
+    if summary.get("pending_failures"):  # stored; a rerun asks only for the rest
         raise typer.Exit(1)
+
+
+pairs_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                        help="Pair stores in the paper's released layout (prompt, reasoning, ift).")
+app.add_typer(pairs_app, name="pairs")
+
+
+@pairs_app.command("import")
+@config_options(ImportConfig)
+def pairs_import(
+    source: str = typer.Argument(..., help="Released-layout pairs: a dataset dir, a Parquet/JSONL file or a hub id."),
+    out: Path = typer.Option(Path("pairs"), help="Pair store to import into; a rerun resumes it."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+    overrides: dict | None = None,
+) -> None:
+    """Read pairs in the released layout into a pair store (token counts exact with --tokenizer)."""
+    from dataclasses import asdict
+
+    from .teacher import import_pairs
+
+    try:
+        res = import_pairs(source, out, **asdict(ImportConfig(**(overrides or {}))), progress=not no_progress)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    err.print(f"imported {res['imported']} pairs ({res['skipped']} already there) into {res['out']}")
+
+
+@pairs_app.command("export")
+@config_options(ExportConfig)
+def pairs_export(
+    store: Path = typer.Argument(..., help="Pair store directory."),
+    out: Path = typer.Option(..., help="Folder to write: a HF dataset in the released layout (prompt, reasoning, ift)."),
+    overrides: dict | None = None,
+) -> None:
+    """Write a pair store as a dataset in the released layout (loadable by datasets.load_dataset, uploadable)."""
+    from dataclasses import asdict
+
+    from .teacher import export_pairs
+
+    try:
+        res = export_pairs(store, out, **asdict(ExportConfig(**(overrides or {}))))
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    err.print(f"exported {res['rows']} pairs ({res['dropped']} left out) to {res['out']}")
 
 
 @app.command()
@@ -543,45 +520,31 @@ def bench_prepare(
 
 
 @app.command()
+@config_options(EvalConfig, param="eval_options")
+@config_options(GenerationBackendConfig, param="model_options")
 def evaluate(
-    model: str = typer.Option(..., help="Checkpoint directory (hf, vllm) or the served model name (openai)."),
     benchmarks: list[str] = typer.Option(..., "--benchmark", "-b", help="Spec name or spec file; repeat for several."),
     prepared: Path = typer.Option(..., help="Directory written by `sor bench prepare` (read offline)."),
     out: Path = typer.Option(..., help="Evaluation directory: answers/*.parquet, summary.csv, resumable generations."),
     thinking: bool = typer.Option(..., "--thinking/--no-thinking", help="Prompt with reasoning on (arms trained to think) or off (IFT)."),
-    backend: str = typer.Option("hf", help="hf | vllm | openai"),
-    base_url: str = typer.Option("", help="openai: the server's base URL."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", help="openai: environment variable holding the API key."),
-    api_key_file: str = typer.Option(None, help="openai: file whose first line is the API key (instead of the env variable)."),
-    model_config: str = typer.Option("", help="openai: the served model's config.json, for inference FLOPs."),
-    label: str = typer.Option("", help="Student label in the answers (default: the model's name)."),
-    arm: str = typer.Option("", help="Training arm recorded in the answers."),
-    max_new_tokens: int = typer.Option(0, min=0, help="Token cap (0: each spec's cap, 16K for the paper's benchmarks)."),
-    batch_size: int = typer.Option(64, min=1, help="hf: prompts per batch."),
-    temperature: float = typer.Option(0.0, min=0.0, help="0 is greedy."),
-    top_p: float = typer.Option(None, help="Nucleus sampling mass."),
-    samples: int = typer.Option(1, min=1, help="Answers per item (with a temperature); accuracy is their mean."),
-    seed: int = typer.Option(0, help="Base seed of sampled answers."),
-    concurrency: int = typer.Option(32, min=1, help="openai: requests in flight."),
-    tensor_parallel_size: int = typer.Option(1, min=1, help="vllm: GPUs per engine."),
-    convention: str = typer.Option("paper", help="FLOPs convention: paper | exact | 6nd."),
     jury: Path = typer.Option(None, help="Jury file (TOML, [[judges]] behind OpenAI-compatible servers): the paper's score."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    eval_options: dict | None = None,
+    model_options: dict | None = None,
 ) -> None:
     """Generate, grade (rules, optionally a jury) and count FLOPs of one model on prepared benchmarks."""
-    from .evaluate import EvalConfig, GenerationBackendConfig, evaluate_model, load_spec
+    from .evaluate import evaluate_model, load_spec
     from .evaluate.jury import load_jury
 
-    if samples > 1 and temperature == 0:
-        _fail("--samples > 1 needs --temperature > 0 (greedy answers would all be the same)")
+    if not (model_options or {}).get("model"):
+        _fail("give --model (a checkpoint directory, or the served model's name with --backend openai)")
     try:
+        cfg = EvalConfig(**(eval_options or {}))
+        if cfg.samples > 1 and cfg.temperature == 0:
+            _fail("--samples > 1 needs --temperature > 0 (greedy answers would all be the same)")
         specs = [load_spec(b) for b in benchmarks]
-        cfg = EvalConfig(max_new_tokens=max_new_tokens, batch_size=batch_size, temperature=temperature, top_p=top_p,
-                         samples=samples, seed=seed, backend=backend, base_url=base_url, api_key_env=api_key_env,
-                         api_key_file=api_key_file, concurrency=concurrency, tensor_parallel_size=tensor_parallel_size, convention=convention)
-        summary = evaluate_model(GenerationBackendConfig(model=model, label=label, arm=arm, model_config=model_config),
-                                 specs, prepared=prepared, out=out, thinking=thinking, cfg=cfg,
-                                 jury=load_jury(jury) if jury else None)
+        summary = evaluate_model(GenerationBackendConfig(**(model_options or {})), specs, prepared=prepared, out=out,
+                                 thinking=thinking, cfg=cfg, jury=load_jury(jury) if jury else None)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         _fail(str(e))
     if as_json:

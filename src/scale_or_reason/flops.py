@@ -61,7 +61,6 @@ __all__ = [
     "inference_flops",
     "lora_parameters",
     "prefill_flops",
-    "teacher_flops",
     "train_flops",
 ]
 
@@ -761,7 +760,7 @@ def inference_flops(
     * ``6nd``: ``2·N·(l_p + l_g)``, every token of the finished sequence passes the model once.
 
     For MoE models the FFN cost is always the active one (``experts_per_token`` experts), in every
-    convention; ``teacher_flops`` is the same computation under the teacher's name.
+    convention (the teacher, an MoE model in the paper, is costed with this function too).
     """
     _check_convention(convention)
     _check_halving(convention, causal_halving)
@@ -772,28 +771,6 @@ def inference_flops(
     total = prefill_flops(arch, p, convention, causal_halving=causal_halving)
     last_step = g if convention == "paper" else g - 1
     return total + _decode_range(arch, p + 1, p + last_step, convention)
-
-
-def teacher_flops(
-    arch: Architecture,
-    prompt_tokens: int,
-    generated_tokens: int,
-    convention: str = "paper",
-    *,
-    causal_halving: bool = False,
-) -> float:
-    """FLOPs of the teacher producing one answer: ``inference_flops`` of the teacher's architecture.
-
-    The teacher (Qwen3-235B-A22B in the paper) is an MoE model, so its per-token cost is that of its
-    *active* parameters: ``exact`` counts ``experts_per_token`` experts + the router (+ shared experts);
-    ``paper`` uses ``d_ff = experts_per_token · moe_intermediate_size`` (+ shared width) for MoE layers and
-    ignores the router, as the paper's formula has no routing term; ``6nd`` uses ``N`` = active
-    non-embedding parameters. ``inference_flops`` applies the same rule, so for a given architecture the
-    two agree; this name exists so ledgers keep teacher and student generation apart.
-    """
-    return inference_flops(
-        arch, prompt_tokens, generated_tokens, convention, causal_halving=causal_halving
-    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1031,25 +1008,13 @@ class FlopsLedger:
         return float(flops)
 
     def add_teacher(self, arch: Architecture, prompt_tokens: Any, generated_tokens: Any) -> float:
-        """Add ``teacher_flops`` per teacher answer; ints, or paired iterables."""
+        """Add the teacher's generation FLOPs (``inference_flops`` of its architecture) per answer; ints, or
+        paired iterables."""
         flops = sum(
-            teacher_flops(arch, p, g, self.convention) for p, g in _pairs(prompt_tokens, generated_tokens)
+            inference_flops(arch, p, g, self.convention) for p, g in _pairs(prompt_tokens, generated_tokens)
         )
         self.teacher += flops
         return float(flops)
-
-    def merge(self, other: FlopsLedger) -> FlopsLedger:
-        """A new ledger with both ledgers' totals (same convention required)."""
-        if other.convention != self.convention:
-            raise ValueError(f"cannot merge a {other.convention!r} ledger into a {self.convention!r} one")
-        return FlopsLedger(
-            self.convention,
-            self.training + other.training,
-            self.evaluation + other.evaluation,
-            self.teacher + other.teacher,
-        )
-
-    __add__ = merge
 
     def to_dict(self) -> dict[str, Any]:
         """``{"convention", "training", "evaluation", "teacher", "total"}``."""

@@ -1,6 +1,6 @@
 """Core records shared by every stage: the study's vocabulary.
 
-``PairedSample`` is what the teacher stage writes, ``RESULTS_COLUMNS`` is the one results table the
+``TeacherOutput`` is one generation of any teacher back end, ``PairedSample`` what the teacher stage writes, ``RESULTS_COLUMNS`` is the one results table the
 evaluation stage produces and the analysis stage reads (a study directory or a CSV in this schema).
 
 Example::
@@ -23,6 +23,18 @@ FAMILIES: tuple[str, ...] = ("General-MC", "General-OE", "Math-MC", "Math-OE")
 
 FORMATS: tuple[str, ...] = ("ift", "reasoning")
 """The two supervision formats; curricula mix them."""
+
+
+@dataclass
+class TeacherOutput:
+    """One generation of a teacher, any back end: the trace (empty with reasoning off) and the answer after it."""
+
+    trace: str
+    """The reasoning trace, without its think tags (empty with reasoning off)."""
+    answer: str
+    """The text after the trace: the answer a student is trained to give."""
+    finish_reason: str = "stop"
+    """``stop``, or ``length`` when the generation hit its token cap."""
 
 
 @dataclass

@@ -168,7 +168,7 @@ def arm_from_stores(stores: list[Path], arm: Any, n_samples: int = 0, seed: int 
     on the order a concurrent teacher wrote its pairs in; ``n_samples`` 0 takes every pair. A prompt id
     found in two stores is refused."""
     from .data import build_arm
-    from .teacher.store import _row_to_pair, iter_pairs
+    from .teacher.store import row_to_pair, iter_pairs
 
     owner: dict[str, Path] = {}
     for store in stores:
@@ -188,7 +188,7 @@ def arm_from_stores(stores: list[Path], arm: Any, n_samples: int = 0, seed: int 
         for store in stores:
             for batch in iter_pairs(Path(store), columns=STREAM_COLUMNS):
                 for row in batch:
-                    yield _row_to_pair(row)
+                    yield row_to_pair(row)
 
     return StreamedArm(order=order, stream=stream)
 

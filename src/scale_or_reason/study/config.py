@@ -44,7 +44,7 @@ from ..data import Arm
 from ..evaluate.runner import EvalConfig
 from ..records import FAMILIES
 from ..synthetic.corpus import CorpusConfig
-from ..teacher.runner import GenerateConfig
+from ..teacher.config import GenerateConfig
 from ..train import StudentSpec, TrainConfig
 from ..util import from_table
 

@@ -148,7 +148,7 @@ def _template_overhead(cfg: StudyConfig, out: Path, student: str, n: int = 256) 
     from transformers import AutoTokenizer
 
     from ..data import add_think_switch, render
-    from ..teacher.store import _row_to_pair, iter_pairs
+    from ..teacher.store import row_to_pair, iter_pairs
 
     tok = AutoTokenizer.from_pretrained(tok_dir)
     add_think_switch(tok)
@@ -157,7 +157,7 @@ def _template_overhead(cfg: StudyConfig, out: Path, student: str, n: int = 256) 
     for p in sources:
         for batch in iter_pairs(out / "pairs" / p.name):
             for row in batch[: max(1, n // len(sources))]:
-                pair = _row_to_pair(row)
+                pair = row_to_pair(row)
                 stored = (pair.ift_prompt_tokens + pair.ift_completion_tokens,
                           pair.prompt_tokens + pair.reasoning_completion_tokens)
                 for i, fmt in enumerate(("ift", "reasoning")):
@@ -171,7 +171,7 @@ def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = Non
     """One row per task: id, stage, the tasks it needs, status, FLOPs, basis, generated tokens, judge calls,
     GPU-hours (module docstring)."""
     from ..data import build_arm
-    from ..teacher.runner import store_teacher_flops
+    from ..teacher.summary import store_teacher_flops
 
     out = Path(out).resolve()
     tasks = tasks or expand(cfg)

@@ -17,8 +17,7 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..records import TeacherOutput
 from .tasks import VERSION as TASKS_VERSION
 from .tasks import Task, expression, option_marker
 
@@ -26,15 +25,6 @@ VERSION = f"synthetic-teacher-v2/{TASKS_VERSION}"
 
 _OTHER = {"colour": "its home town or its food", "town": "its colour or its food", "food": "its colour or its home town"}
 _WORDS = {"colour": "colour", "town": "home town", "food": "favourite food"}
-
-
-@dataclass
-class TeacherOutput:
-    """One generation: the trace (empty with reasoning off) and the answer after it."""
-
-    trace: str
-    answer: str
-    finish_reason: str = "stop"
 
 
 def final_answer(task: Task) -> str:

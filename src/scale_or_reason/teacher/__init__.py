@@ -36,9 +36,9 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from ..records import PairedSample
-from ..synthetic.teacher import TeacherOutput
+from ..records import TeacherOutput
 from .backends import Backend, BackendError, Job, ModeResult
-from .exchange import export_pairs, import_pairs
+from .exchange import ExportConfig, ImportConfig, export_pairs, import_pairs
 from .profiles import (
     PROFILES,
     NonHybridTeacherError,
@@ -48,11 +48,14 @@ from .profiles import (
     custom_profile,
     get_profile,
 )
-from .runner import GenerateConfig, format_summary, generate, load_generate_config, summarize_store
+from .config import GenerateConfig, load_generate_config
+from .runner import generate
+from .summary import format_summary, summarize_store
 from .sources import FieldMap, PromptItem, iter_prompts, make_prompt_id
 from .store import PairStore, iter_pairs, read_failures, read_pairs
 
 __all__ = [
+    "ExportConfig", "ImportConfig",
     "PROFILES", "Backend", "BackendError", "FieldMap", "GenerateConfig", "Job", "ModeResult",
     "NonHybridTeacherError", "PairStore", "PromptItem", "SamplingParams", "Teacher", "TeacherOutput",
     "ToggleProfile", "check_hybrid", "custom_profile", "export_pairs", "format_summary", "generate",

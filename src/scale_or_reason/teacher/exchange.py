@@ -33,6 +33,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ import pyarrow.parquet as pq
 
 from ..extract import think_text
 from .profiles import get_profile
-from .sources import _iter_rows, make_prompt_id
+from .sources import iter_rows, make_prompt_id
 from .store import PairStore, columns_table, iter_pairs
 from .tokens import count_tokens, load_tokenizer
 
@@ -79,7 +80,7 @@ configs:
 
 # Reasoning-IFT pairs
 
-Exported by `sor generate --export` (scale-or-reason) from `{store}`: {rows} pairs.
+Exported by `sor pairs export` (scale-or-reason) from `{store}`: {rows} pairs.
 Teacher(s): {teachers}. Columns: `prompt`; `reasoning` = `<think>\\n<trace>\\n</think>\\n\\n<answer>`
 (reasoning on); `ift` = the answer with reasoning off.{dropped}
 """
@@ -88,7 +89,40 @@ Teacher(s): {teachers}. Columns: `prompt`; `reasoning` = `<think>\\n<trace>\\n</
 def _is_export(path: Path) -> bool:
     names = {p.name for p in path.iterdir()}
     readme = path / "README.md"
-    return names <= {"README.md", "data"} and readme.is_file() and "sor generate --export" in readme.read_text()
+    if not (names <= {"README.md", "data"} and readme.is_file()):
+        return False
+    text = readme.read_text()
+    return "sor pairs export" in text or "sor generate --export" in text  # (the verb before `sor pairs`)
+
+
+@dataclass
+class ExportConfig:
+    """How ``export_pairs`` writes a store in the released layout (``sor pairs export``'s options)."""
+
+    drop_flags: list[str] = field(default_factory=list)
+    """Leave out pairs carrying any of these flags (``truncated``, ``empty_answer``, ``toggle_ignored``,
+    ``disagree``); by default every stored pair is exported."""
+    rows_per_file: int = 100_000
+    """Rows per Parquet file of the export."""
+    overwrite: bool = False
+    """Replace the output folder when it holds a previous export (never another folder)."""
+
+
+@dataclass
+class ImportConfig:
+    """How ``import_pairs`` reads pairs in the released layout (``sor pairs import``'s options)."""
+
+    split: str = RELEASED_SPLIT
+    """Split of the source to read (the released datasets' pair split)."""
+    teacher: str | None = None
+    """Teacher id recorded on every pair (default ``imported:<source>``)."""
+    limit: int | None = None
+    """Only the first ``limit`` rows."""
+    tokenizer: str | None = None
+    """Tokenizer directory for exact token counts; without one they are estimated (``teacher.tokens``) and
+    the pairs flagged inexact."""
+    shard_size: int = 4096
+    """Rows per written shard (memory stays flat whatever the corpus size)."""
 
 
 def export_pairs(store: Path, out: Path, *, drop_flags: Iterable[str] = (), rows_per_file: int = 100_000,
@@ -252,7 +286,7 @@ def import_pairs(source: str, store: Path, *, split: str = RELEASED_SPLIT, teach
         from tqdm.auto import tqdm
 
         bar = tqdm(unit="pair", desc="import")
-    rows: Iterable[dict[str, Any]] = _iter_rows(source, split)
+    rows: Iterable[dict[str, Any]] = iter_rows(source, split)
     if limit is not None:
         rows = itertools.islice(rows, limit)
     with PairStore(store, manifest, shard_size=shard_size) as ps:

@@ -35,7 +35,7 @@ from typing import Any
 
 from ..util import parquet_batches, read_jsonl
 
-__all__ = ["FieldMap", "PromptItem", "count_prompts", "iter_prompts", "make_prompt_id"]
+__all__ = ["FieldMap", "PromptItem", "count_prompts", "iter_prompts", "iter_rows", "make_prompt_id"]
 
 SYNTHETIC_BLOCK = 1000
 """Synthetic tasks are drawn this many at a time (a fresh seed per block), never all at once."""
@@ -168,7 +168,8 @@ def _iter_synthetic(source: str) -> Iterator[PromptItem]:
         block += 1
 
 
-def _iter_rows(source: str, split: str) -> Iterator[dict[str, Any]]:
+def iter_rows(source: str, split: str) -> Iterator[dict[str, Any]]:
+    """The raw rows of a JSONL, Parquet, saved-dataset or hub source (``split`` of a dataset), streamed."""
     path = Path(source)
     if path.is_file() and path.suffix in (".jsonl", ".json", ".ndjson"):
         for _, row in read_jsonl(path):
@@ -216,7 +217,7 @@ def iter_prompts(source: str, fields: FieldMap | None = None, *, split: str = "t
     if source.startswith("synthetic:"):
         it: Iterator[PromptItem] = _iter_synthetic(source)
     else:
-        it = (_to_item(row, i, fields, source) for i, row in enumerate(_iter_rows(source, split)))
+        it = (_to_item(row, i, fields, source) for i, row in enumerate(iter_rows(source, split)))
     for n, item in enumerate(it):
         if limit is not None and n >= limit:
             return

@@ -49,6 +49,7 @@ from ..util import acquire_lock, atomic_path, parquet_batches, read_json, write_
 
 __all__ = [
     "PAIR_SCHEMA",
+    "row_to_pair",
     "DoneIds",
     "columns_table",
     "PairStore",
@@ -126,7 +127,8 @@ def _write_table(path: Path, table: pa.Table) -> Path:
     return path
 
 
-def _row_to_pair(row: dict[str, Any]) -> PairedSample:
+def row_to_pair(row: dict[str, Any]) -> PairedSample:
+    """A stored row (``iter_pairs``) as a ``PairedSample``: sampling decoded, NaN cells back to defaults."""
     raw = row.get("sampling")
     row["sampling"] = json.loads(raw) if isinstance(raw, str) and raw else (raw or {})
     for k, v in list(row.items()):  # NaN from pandas-written shards -> the dataclass default
@@ -156,7 +158,7 @@ def read_pairs(directory: Path, pattern: str = "*.parquet") -> list[PairedSample
     """Read every shard of ``directory`` matching ``pattern``, in shard-name order."""
     if not _shards(directory, pattern):
         raise FileNotFoundError(f"no pair shards matching {pattern!r} in {directory}")
-    return [_row_to_pair(r) for batch in iter_pairs(directory, pattern) for r in batch]
+    return [row_to_pair(r) for batch in iter_pairs(directory, pattern) for r in batch]
 
 
 def _h64(s: str) -> int:
