@@ -16,13 +16,12 @@ from scale_or_reason.cli import app
 from scale_or_reason.study import load_study_file, plan_study
 from scale_or_reason.study.graph import expand
 
-REPO = Path(__file__).resolve().parent.parent
 RAW = Path(__file__).parent / "fixtures" / "bench" / "raw"
 
 
-def test_reproduce_study_is_the_twenty_released_students_on_eighteen_benchmarks(tmp_path, monkeypatch):
-    monkeypatch.chdir(REPO)  # the shipped study names configs/paper-jury.toml relative to the repository
+def test_reproduce_study_is_the_twenty_released_students_on_eighteen_benchmarks(tmp_path):
     cfg = load_study_file("reproduce")
+    assert cfg.grading.jury.endswith("studies/configs/paper-jury.toml")  # the shipped jury, beside the study
     assert not cfg.students and not cfg.prompts and len(cfg.runs) == 20 and len(cfg.benchmarks) == 18
     assert {r.checkpoint.split("/")[0] for r in cfg.runs} == {"When-Does-Reasoning-Matter"}
     t1 = load_reference("paper-table1")
