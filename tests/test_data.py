@@ -115,7 +115,7 @@ def test_curriculum_trains_on_a_student_without_a_switch(tiny_setup, tmp_path):
     from scale_or_reason.data import template_thinks
     from scale_or_reason.train import StudentSpec, TrainConfig, train_student
 
-    from conftest import TINY_QWEN3
+    from tests.conftest import TINY_QWEN3
 
     tdir, tpairs = tiny_setup
     plain_dir = tmp_path / "plain-tok"

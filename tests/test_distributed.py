@@ -16,7 +16,7 @@ import yaml
 
 from scale_or_reason.teacher.store import PairStore
 
-from conftest import TINY_QWEN3
+from tests.conftest import TINY_QWEN3
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs" / "accelerate"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import signal_when
+from tests.conftest import signal_when
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from scale_or_reason.train import (
     wsd_multiplier,
 )
 
-from conftest import TINY_QWEN3
+from tests.conftest import TINY_QWEN3
 
 
 def test_wsd_shape_at_boundaries():

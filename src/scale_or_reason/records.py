@@ -143,6 +143,19 @@ RESULTS_COLUMNS: dict[str, str] = {
 }
 """The results table: one row per student x arm x benchmark. Every FLOPs column carries ``convention``."""
 
+RESULTS_REQUIRED: tuple[str, ...] = ("student", "arm", "family", "accuracy", "n", "train_flops", "inference_flops_mean")
+"""Columns a results table must have; the analysis fills the other ``RESULTS_COLUMNS`` with NaN/'' if absent."""
+
+
+def result_row(**values: Any) -> dict[str, Any]:
+    """One results row, checked against the schema: every ``RESULTS_COLUMNS`` column given (``seed`` may be
+    added, the training seed of a several-seed study), nothing else."""
+    extra = sorted(set(values) - set(RESULTS_COLUMNS) - {"seed"})
+    missing = sorted(set(RESULTS_COLUMNS) - set(values))
+    if extra or missing:
+        raise ValueError(f"results row: unknown column(s) {extra}" if extra else f"results row: missing {missing}")
+    return {c: values[c] for c in (*RESULTS_COLUMNS, *(["seed"] if "seed" in values else []))}
+
 
 @dataclass
 class BenchItem:

@@ -35,18 +35,9 @@ from scale_or_reason.analysis.arms import (
     ordered_families,
 )
 from scale_or_reason.analysis.formatting import finite, jsonable, wilson
-from scale_or_reason.records import RESULTS_COLUMNS
+from scale_or_reason.records import RESULTS_COLUMNS, RESULTS_REQUIRED
 
-REQUIRED_COLUMNS: tuple[str, ...] = (
-    "student",
-    "arm",
-    "family",
-    "accuracy",
-    "n",
-    "train_flops",
-    "inference_flops_mean",
-)
-"""Columns a results table must have; the other ``RESULTS_COLUMNS`` are filled with NaN/'' if absent."""
+
 
 AXES: dict[str, str] = {"train_flops": "train_flops", "inference_flops": "inference_flops_mean"}
 """Frontier axis name -> column of the (aggregated) results table that holds its cost."""
@@ -58,7 +49,7 @@ def _normalise(results: pd.DataFrame) -> pd.DataFrame:
     """Check the required columns, add missing optional ones, coerce numbers; returns a copy."""
     if not isinstance(results, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame of RESULTS_COLUMNS, got {type(results).__name__}")
-    missing = [c for c in REQUIRED_COLUMNS if c not in results.columns]
+    missing = [c for c in RESULTS_REQUIRED if c not in results.columns]
     if missing:
         raise ValueError(
             f"results table lacks required column(s) {missing}; expected the RESULTS_COLUMNS schema "

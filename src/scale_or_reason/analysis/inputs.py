@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from scale_or_reason.analysis.formatting import finite
-from scale_or_reason.analysis.frontier import REQUIRED_COLUMNS
+from scale_or_reason.records import RESULTS_REQUIRED
 
 ANSWER_COLUMNS: tuple[str, ...] = ("student", "arm", "family", "benchmark", "prompt_id", "correct")
 """Columns the per-sample answers must have; ``generated_tokens``, ``prompt_tokens``,
@@ -68,7 +68,7 @@ def read_table(path: Path) -> pd.DataFrame:
         df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     except (ValueError, OSError) as e:
         raise ValueError(f"{path}: cannot read as a results table ({e})") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    missing = [c for c in RESULTS_REQUIRED if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: missing required column(s) {missing} of the results schema")
     check_ranges(df, str(path))

@@ -136,8 +136,10 @@ def _verdicts_html(items: list[FamilyVerdict]) -> str:
     return "\n".join(parts)
 
 
-def _figures_html(paths: dict[str, list[Path]], gaps: dict[str, str], only: tuple[str, ...] = (),
-                  skip: tuple[str, ...] = ()) -> str:
+def figures_html(paths: dict[str, list[Path]], gaps: dict[str, str], only: tuple[str, ...] = (),
+                 skip: tuple[str, ...] = ()) -> str:
+    """The report's figures (``paths``, by kind) as HTML, and one line per kind not drawn with its reason
+    (``gaps``); ``only``/``skip`` select kinds. Nothing drawn at all: a single "No figures" line."""
     parts = []
     missing = []
     for key, caption in _FIGURES:
@@ -522,12 +524,12 @@ Frontiers and verdicts use learned measured points only (95% interval above the 
 <ul>{"".join(f"<li>{_e(v.answer)}</li>" for v in a.verdicts)}</ul>
 <p class="muted">Statistics: a point counts as learned when the lower end of its 95% interval clears its
 trivial baseline; {_e(HEADLINE_RULE)}; a win at equal size needs non-overlapping 95% Wilson intervals.</p>
-{_figures_html(figures, gaps, only=("train_flops",)) if figures.get("train_flops") else ""}
+{figures_html(figures, gaps, only=("train_flops",)) if figures.get("train_flops") else ""}
 <details><summary><h2 id="verdicts" style="display:inline">Verdicts, family by family</h2></summary>
 {_verdicts_html(a.verdicts)}
 </details>
 <h2>Figures</h2>
-{_figures_html(figures, gaps, skip=("train_flops",) if figures.get("train_flops") else ())}
+{figures_html(figures, gaps, skip=("train_flops",) if figures.get("train_flops") else ())}
 <h2>Compute equivalences</h2>
 <p class="muted">A reaches B's accuracy with k× less compute (measured points; the same target by
 interpolation and by the fitted curves alongside). Largest k first.</p>

@@ -28,6 +28,7 @@ import pandas as pd
 from rich.console import Console
 
 from ..data import Arm
+from ..records import result_row
 from ..train import StreamedArm, arm_from_stores
 from ..util import atomic_path, read_json, wilson_interval, write_json
 from .config import StudyConfig
@@ -285,18 +286,18 @@ def _results_rows(student: str, arm: str, ledger: dict, answers: pd.DataFrame,
     for (fam, bench), df in answers.groupby(["family", "benchmark"], sort=True):
         n, k = len(df), int(df.correct.sum())
         lo, hi = wilson_interval(k, n)
-        rows.append({
-            "student": student, "parameters": ledger["parameters"],
-            "non_embedding_parameters": ledger["non_embedding_parameters"], "arm": arm, "family": fam,
-            "benchmark": str(bench), "accuracy": k / n, "ci_low": lo, "ci_high": hi, "n": n,
-            "baseline": baselines[str(bench)], "train_flops": ledger["train_flops"],
-            "inference_flops_mean": float(df.inference_flops.mean()),
-            "generated_tokens_mean": float(df.generated_tokens.mean()),
-            "generated_tokens_correct_mean": float(df[df.correct].generated_tokens.mean()) if k else float("nan"),
-            "generated_tokens_incorrect_mean": float(df[~df.correct].generated_tokens.mean()) if k < n else float("nan"),
-            "truncated_fraction": float((df.finish_reason == "length").mean()),
-            "convention": ledger["convention"],
-        })
+        rows.append(result_row(
+            student=student, parameters=ledger["parameters"],
+            non_embedding_parameters=ledger["non_embedding_parameters"], arm=arm, family=fam,
+            benchmark=str(bench), accuracy=k / n, ci_low=lo, ci_high=hi, n=n,
+            baseline=baselines[str(bench)], train_flops=ledger["train_flops"],
+            inference_flops_mean=float(df.inference_flops.mean()),
+            generated_tokens_mean=float(df.generated_tokens.mean()),
+            generated_tokens_correct_mean=float(df[df.correct].generated_tokens.mean()) if k else float("nan"),
+            generated_tokens_incorrect_mean=float(df[~df.correct].generated_tokens.mean()) if k < n else float("nan"),
+            truncated_fraction=float((df.finish_reason == "length").mean()),
+            convention=ledger["convention"],
+        ))
     return rows
 
 

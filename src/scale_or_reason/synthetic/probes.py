@@ -48,7 +48,7 @@ def _load(model_dir: str | Path) -> tuple[Any, Any]:
     return model, tok
 
 
-def _continuation_logprobs(model: Any, tok: Any, prefix: str, options: list[str]) -> list[float]:
+def continuation_logprobs(model: Any, tok: Any, prefix: str, options: list[str]) -> list[float]:
     """Sum of log-probabilities of each option's tokens after ``prefix`` (one batch per prefix)."""
     import torch
 
@@ -78,7 +78,7 @@ def fact_recall(model_dir: str | Path, split: str = "test", limit: int | None = 
         template = FACT_SENTENCES[attribute][0]
         prefix = template.split("{v}")[0].format(e=entity).rstrip()
         values = ATTRIBUTES[attribute]
-        scores = _continuation_logprobs(model, tok, prefix, [f" {v}" for v in values])
+        scores = continuation_logprobs(model, tok, prefix, [f" {v}" for v in values])
         right += values[max(range(len(values)), key=scores.__getitem__)] == w[entity][attribute]
     return {"accuracy": right / len(items) if items else float("nan"), "n": len(items),
             "chance": 1 / len(next(iter(ATTRIBUTES.values())))}
@@ -93,7 +93,7 @@ def arithmetic_recall(model_dir: str | Path, limit: int | None = None) -> dict[s
     values = list(range(MAX_VALUE + 1))
     right = 0
     for a, op, b in ops:
-        scores = _continuation_logprobs(model, tok, f"{a} {op} {b} =", [f" {v}." for v in values])
+        scores = continuation_logprobs(model, tok, f"{a} {op} {b} =", [f" {v}." for v in values])
         right += values[max(range(len(values)), key=scores.__getitem__)] == (a + b if op == "+" else a - b)
     return {"accuracy": right / len(ops), "n": len(ops), "chance": 1 / len(values)}
 
@@ -113,7 +113,7 @@ def option_matching(model_dir: str | Path, n: int = 200, seed: int = 0) -> dict[
                   else [str(v) for v in rng.sample(range(MAX_VALUE + 1), 4)])
         k = rng.randrange(4)
         prefix = f"Options: {format_options(values)}. Pick {values[k]}: {values[k]}"
-        scores = _continuation_logprobs(model, tok, prefix, markers)
+        scores = continuation_logprobs(model, tok, prefix, markers)
         right += max(range(4), key=scores.__getitem__) == k
     return {"accuracy": right / n, "n": n, "chance": 0.25}
 
@@ -138,10 +138,10 @@ def letter_probe(model_dir: str | Path, tasks: list[Task], thinking: bool) -> di
             prompt += think_text(out.trace, "")  # the one think layout: <think>\n{trace}\n</think>\n\n
         else:
             upto_marker = prompt + answer[: answer.index(restated) + len(task.answer_value)]
-        scores = _continuation_logprobs(model, tok, upto_marker, markers)
+        scores = continuation_logprobs(model, tok, upto_marker, markers)
         marker_right += LETTERS[max(range(4), key=scores.__getitem__)] == task.reference
         upto_letter = answer[: answer.index("\\boxed{") + len("\\boxed{")]
-        scores = _continuation_logprobs(model, tok, prompt + upto_letter, list(LETTERS))
+        scores = continuation_logprobs(model, tok, prompt + upto_letter, list(LETTERS))
         letter_right += LETTERS[max(range(4), key=scores.__getitem__)] == task.reference
     n = len(mc)
     return {"marker_accuracy": marker_right / n if n else float("nan"),
@@ -164,7 +164,7 @@ def boxed_value_probe(model_dir: str | Path, tasks: list[Task], thinking: bool) 
         if thinking:
             prefix += think_text(out.trace, "")
         prefix += out.answer[: out.answer.index("\\boxed{") + len("\\boxed{")]
-        scores = _continuation_logprobs(model, tok, prefix, [f"{v}}}" for v in values])
+        scores = continuation_logprobs(model, tok, prefix, [f"{v}}}" for v in values])
         right += values[max(range(len(values)), key=scores.__getitem__)] == task.reference
         chance += 1 / len(values)
     n = len(tasks)

@@ -244,7 +244,7 @@ class HFBackend(Backend):
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         t0 = time.perf_counter()
         # greedy: the loop below; sampling, or a cache that loop does not handle (sliding windows...): generate
-        generated = None if kwargs["do_sample"] else self._greedy([enc[i] for i in order], sp.max_tokens)
+        generated = None if kwargs["do_sample"] else self.greedy([enc[i] for i in order], sp.max_tokens)
         if generated is None:
             with torch.no_grad():
                 out = self.model.generate(input_ids=padded["input_ids"].to(self.device),
@@ -268,7 +268,7 @@ class HFBackend(Backend):
                                     latency_s=latency)
         return [r for r in results if r is not None]
 
-    def _greedy(self, prompts: list[list[int]], max_new: int, prefill_tokens: int = 4096) -> list[list[int]] | None:
+    def greedy(self, prompts: list[list[int]], max_new: int, prefill_tokens: int = 4096) -> list[list[int]] | None:
         """Greedy continuations of ``prompts`` (sorted by length), each up to its first end-of-sequence token.
 
         What ``generate(do_sample=False)`` computes, organised for a CPU (measured in

@@ -16,7 +16,7 @@ from scale_or_reason.cli import app
 from scale_or_reason.study import load_study_file, plan_study
 from scale_or_reason.study.graph import expand
 
-RAW = Path(__file__).parent / "fixtures" / "bench" / "raw"
+RAW = Path(__file__).parents[1] / "fixtures" / "bench" / "raw"
 
 
 def test_reproduce_study_is_the_twenty_released_students_on_eighteen_benchmarks(tmp_path):

@@ -186,12 +186,12 @@ def test_probes_score_options_by_their_exact_log_likelihood(student_dir):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from scale_or_reason.synthetic.probes import _continuation_logprobs, fact_recall, letter_probe
+    from scale_or_reason.synthetic.probes import continuation_logprobs, fact_recall, letter_probe
 
     tok = AutoTokenizer.from_pretrained(student_dir)
     model = AutoModelForCausalLM.from_pretrained(student_dir).eval()
     prefix, options = "The colour of the zorka is", [" red", " gold", " blue"]
-    got = _continuation_logprobs(model, tok, prefix, options)
+    got = continuation_logprobs(model, tok, prefix, options)
     pre = len(tok(prefix)["input_ids"])
     for o, lp in zip(options, got):
         ids = torch.tensor([tok(prefix + o)["input_ids"]])

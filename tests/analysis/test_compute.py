@@ -22,8 +22,8 @@ from scale_or_reason.analysis import (
     verdicts,
 )
 from scale_or_reason.analysis.equivalence import find, headline, reach_costs
-from test_analysis import row, table
-from test_analysis_synthetic import synthetic_study
+from tests.analysis.results_rows import row, table
+from tests.analysis.synthetic_answers import synthetic_study
 
 
 # ----------------------------------------------------------------------------- total cost

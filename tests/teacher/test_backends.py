@@ -185,4 +185,4 @@ def test_greedy_decoding_gives_what_generate_gives_each_prompt_alone(student_dir
     assert len({len(r) for r in ref}) >= 3, free
     with torch.no_grad():
         for budget in (4096, 40):  # one prefill chunk, and chunks of a few prompts each
-            assert be._greedy(prompts, 12, prefill_tokens=budget) == ref
+            assert be.greedy(prompts, 12, prefill_tokens=budget) == ref

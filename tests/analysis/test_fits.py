@@ -17,7 +17,7 @@ from scale_or_reason.analysis import (
     paper_teacher_accuracy,
     saturating,
 )
-from test_analysis_synthetic import synthetic_study
+from tests.analysis.synthetic_answers import synthetic_study
 
 
 @pytest.mark.parametrize("params, decades, n", [

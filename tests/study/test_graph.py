@@ -11,7 +11,7 @@ from scale_or_reason.study import expand, load_study_file, plan_study, run_study
 from scale_or_reason.study.executors import SlurmExecutor, task_command
 from scale_or_reason.study.graph import mark
 
-STUDIES = Path(__file__).resolve().parents[1] / "studies"
+STUDIES = Path(__file__).resolve().parents[2] / "studies"
 
 
 def test_the_studies_folder_is_what_the_package_ships():
@@ -298,11 +298,11 @@ def test_select_keeps_the_best_mean_dev_accuracy_and_the_smaller_scale_on_ties(t
         answers(run, "d1", a)
         answers(run, "d2", b)
     task = Task("select/s1-ift", "select", [], {"runs": runs, "dev": ["d1", "d2"], "v": 1})
-    res = stages._select(None, task, tmp_path)
+    res = stages.execute(None, task, tmp_path)
     assert res == {"run": "s1-ift.lr0.5", "lr_scale": 0.5, "dev_accuracy": 0.75}  # all three tie at 0.75
     assert read_json(stages.selection_path(tmp_path, "s1-ift"))["dev_accuracy"] == {"0.5": 0.75, "1": 0.75, "2": 0.75}
     answers("s1-ift.lr2", "d2", [1, 1])
-    assert stages._select(None, task, tmp_path)["run"] == "s1-ift.lr2"
+    assert stages.execute(None, task, tmp_path)["run"] == "s1-ift.lr2"
     assert stages.chosen_run(tmp_path, "s1-ift") == "s1-ift.lr2"
 
 

@@ -67,16 +67,21 @@ def test_the_base_stage_is_shared_by_the_arms_and_charged_to_none(study):
             assert len(rows) == 4 and (rows.train_flops == ledger["train_flops"]).all()
 
 
-def test_the_plan_prices_a_base_from_its_corpus_exactly_as_it_trains(study):
-    from scale_or_reason.study.plan import _base_flops, _student_arch
+def test_the_plan_prices_a_base_from_its_corpus_exactly_as_it_trains(study, tmp_path):
+    import shutil
+
+    from scale_or_reason.study import plan_study
 
     out, _ = study
     cfg = load_study_file("quick")
-    cache: dict = {}
+    fresh = tmp_path / "fresh"  # the same study before its bases ran: only the tokenizer is there
+    shutil.copytree(out / "tokenizer", fresh / "tokenizer")
+    shutil.copytree(out / "tasks", fresh / "tasks", ignore=lambda d, names: [n for n in names if not n.startswith("tokenizer")])
+    plan = plan_study(cfg, fresh).set_index("task")
     for s in ("s1", "s4"):
         measured = json.loads((out / "bases" / s / "ledger.json").read_text())["train_flops"]
-        assert _base_flops(cfg, out, s, _student_arch(cfg, out, s), False, cache) == (pytest.approx(measured), "corpus")
-    assert len(cache) == 1  # one tokenizer: the corpus is rendered and tokenized once for every student
+        assert plan.loc[f"base/{s}", "basis"] == "corpus"
+        assert plan.loc[f"base/{s}", "flops"] == pytest.approx(measured)
 
 
 def test_a_learning_rate_grid_selects_on_dev_and_later_seeds_train_at_the_choice(tmp_path):

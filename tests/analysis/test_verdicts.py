@@ -10,7 +10,7 @@ from scale_or_reason.analysis import fit_curves, verdicts
 from scale_or_reason.analysis.equivalence import equivalences
 from scale_or_reason.analysis.uncertainty import bootstrap
 
-from test_analysis import row, table
+from tests.analysis.results_rows import row, table
 
 RATIO = re.compile(r"with [0-9.,]+× (less|more) ")
 SIZES = ("s1", "s2", "s3", "s4")

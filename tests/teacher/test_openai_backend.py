@@ -26,7 +26,7 @@ from scale_or_reason.teacher.backends import Job  # noqa: E402
 from scale_or_reason.teacher.openai_backend import OpenAIBackend  # noqa: E402
 from scale_or_reason.teacher.sources import PromptItem  # noqa: E402
 
-from conftest import signal_when  # noqa: E402
+from tests.conftest import signal_when  # noqa: E402
 
 
 class FaultServer:

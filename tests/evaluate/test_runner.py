@@ -13,7 +13,7 @@ from scale_or_reason.evaluate.prepare import prepare_benchmark
 from scale_or_reason.records import ANSWER_COLUMNS
 from scale_or_reason.teacher.backends import Backend
 
-FIXTURES = Path(__file__).parent / "fixtures" / "bench" / "prepared"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "bench" / "prepared"
 
 
 class Counting(Backend):

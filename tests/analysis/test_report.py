@@ -18,9 +18,9 @@ import pytest
 
 from scale_or_reason.analysis import aggregate_by_family, paper_table1, run_analysis, write_report
 from scale_or_reason.analysis.figures import figure_gaps
-from scale_or_reason.analysis.report import _figures_html
+from scale_or_reason.analysis.report import figures_html
 from scale_or_reason.records import RESULTS_COLUMNS
-from test_analysis_synthetic import synthetic_study
+from tests.analysis.synthetic_answers import synthetic_study
 
 CHROMIUM = Path("/usr/bin/chromium")
 FIGURE_STEMS = {
@@ -155,7 +155,7 @@ def test_missing_figures_are_explained():
     assert set(gaps) == {"rho_accuracy", "rho_tokens", "early_stopping"}
     assert gaps["rho_accuracy"] == "no sequential:ρ or mixed:ρ arm in the results"
     assert "per-sample answers" in gaps["early_stopping"]
-    text = _figures_html({"train_flops": []}, {"train_flops": "no row has a positive train_flops"})
+    text = figures_html({"train_flops": []}, {"train_flops": "no row has a positive train_flops"})
     assert "Figures not drawn" not in text  # nothing drawn at all: a single line says so
     assert "No figures" in text
     t1 = figure_gaps(paper_table1(), None)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from scale_or_reason.analysis import example_path, load_study, paper_table1, paper_teacher_accuracy, verdicts
 from scale_or_reason.cli import app
 from scale_or_reason.records import FAMILIES, RESULTS_COLUMNS
-from test_analysis_synthetic import synthetic_study
+from tests.analysis.synthetic_answers import synthetic_study
 
 
 def test_table1_example_schema():

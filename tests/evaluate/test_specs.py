@@ -16,7 +16,7 @@ import pytest
 from scale_or_reason.evaluate.prepare import LETTERS, prepare_benchmark
 from scale_or_reason.evaluate.specs import list_specs, load_spec, read_prepared
 
-BENCH = Path(__file__).parent / "fixtures" / "bench"
+BENCH = Path(__file__).parents[1] / "fixtures" / "bench"
 RAW = BENCH / "raw"
 PREPARED = BENCH / "prepared"
 
