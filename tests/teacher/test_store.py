@@ -283,6 +283,12 @@ def test_token_estimate_is_pythons_word_pattern_and_exact_counts_are_the_tokeniz
              "".join(map(chr, range(128))) * 2, "a\x1cb\x0bc_d-e  f\x00g!! __ 9x --", "Ⅷ ² ½ ٣ 🙂🙂 <think>\n\\boxed{42}</think>"]
     words = re.compile(r"\w+|[^\w\s]")
     assert count_tokens(texts) == [len(words.findall(t or "")) for t in texts]
+    import random  # the all-ASCII batch path (one numpy pass over the joined texts): runs at every boundary
+
+    rng = random.Random(0)
+    ascii_texts = ["".join(rng.choice(" \t\nab_9.,!(") for _ in range(rng.randint(0, 12))) for _ in range(3000)]
+    assert count_tokens(ascii_texts) == [len(words.findall(t)) for t in ascii_texts]
+    assert count_tokens(["", ""]) == [0, 0] and count_tokens(["a", "b"]) == [1, 1]
     from scale_or_reason.synthetic.tokenizer import build_tokenizer
 
     tok = build_tokenizer(["hello world think boxed"] * 5, vocab_size=120)

@@ -219,6 +219,7 @@ def _import_chunk(chunk: list[dict[str, Any]], start: int, *, source: str, split
                                                   "reasoning_trace", "reasoning_answer", "ift_text",
                                                   "reasoning_text", "truncated")}
     skipped = 0
+    resuming = len(done) > 0  # a fresh store: no id to look up
     for k, row in enumerate(chunk):
         i = start + k
         if i == 0:
@@ -230,7 +231,7 @@ def _import_chunk(chunk: list[dict[str, Any]], start: int, *, source: str, split
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError(f"{source}: row {i}: empty prompt")
         pid = make_prompt_id(i, prompt)
-        if pid in done:
+        if resuming and pid in done:
             skipped += 1
             continue
         rea_text, ift_text = row["reasoning"] or "", row["ift"] or ""

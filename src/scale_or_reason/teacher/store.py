@@ -108,7 +108,10 @@ def columns_table(columns: dict[str, list[Any]], n: int, constants: dict[str, An
             value = constants.get(f.name, _DEFAULTS[f.name])
             if value is dataclasses.MISSING:
                 raise ValueError(f"column {f.name} is required")
-            values = [value] * n
+            if f.name == "sampling" and not isinstance(value, str):
+                value = json.dumps(value, sort_keys=True)
+            arrays.append(pa.repeat(pa.scalar(value, f.type), n))  # one value, not n Python objects
+            continue
         if f.name == "sampling":
             values = [v if isinstance(v, str) else json.dumps(v, sort_keys=True) for v in values]
         arrays.append(pa.array(values, f.type))
