@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from scale_or_reason.cli import app
 from scale_or_reason.evaluate.runner import EvalConfig, GenerationBackendConfig
 from scale_or_reason.options import config_options, field_docs
+from scale_or_reason.study.config import ComputeSection
 from scale_or_reason.teacher.exchange import ExportConfig, ImportConfig
 from scale_or_reason.teacher.config import GenerateConfig
 from scale_or_reason.train import TrainConfig
@@ -22,9 +23,10 @@ NOT_SETTINGS = {
     "evaluate": {"benchmarks", "prepared", "out", "thinking", "jury", "as_json"},
     "pairs import": {"source", "out", "no_progress"},
     "pairs export": {"store", "out"},
+    "study plan": {"config", "out", "tasks", "as_json"},
 }
 CONFIGS = {"generate": [GenerateConfig], "train": [TrainConfig], "evaluate": [EvalConfig, GenerationBackendConfig],
-           "pairs import": [ImportConfig], "pairs export": [ExportConfig]}
+           "pairs import": [ImportConfig], "pairs export": [ExportConfig], "study plan": [ComputeSection]}
 SKIPPED = {"generate": {"progress"}}  # --no-progress says it once for every command
 
 
@@ -96,3 +98,7 @@ def test_a_generate_option_reaches_the_run_and_a_bad_one_is_one_line(tmp_path):
     res = CliRunner().invoke(app, ["generate", "--source", "synthetic:Math-OE:5", "--out", str(tmp_path / "q"),
                                    "--limit", "0"])
     assert res.exit_code == 2 and "limit: must be an integer >= 1, got 0" in res.output
+    res = CliRunner().invoke(app, ["study", "plan", "quick", "--out", str(tmp_path / "s"), "--mfu-train", "1.5"])
+    assert res.exit_code == 2 and "an MFU is a fraction of the peak, at most 1" in res.output  # the file's bound
+    res = CliRunner().invoke(app, ["study", "plan", "quick", "--out", str(tmp_path / "s"), "--peak-flops", "2e15"])
+    assert res.exit_code == 0 and "2e+15 FLOP/s" in res.output

@@ -19,6 +19,7 @@ from rich.console import Console
 
 from .evaluate.runner import EvalConfig, GenerationBackendConfig
 from .options import config_options
+from .study.config import ComputeSection
 from .teacher.exchange import ExportConfig, ImportConfig
 from .teacher.config import GenerateConfig
 from .train import TrainConfig
@@ -122,16 +123,16 @@ def study_run(
 
 
 @study_app.command("plan")
+@config_options(ComputeSection)
 def study_plan(
     config: str = _STUDY_FILE,
     out: Path = _STUDY_OUT,
     tasks: bool = typer.Option(False, "--tasks", help="One line per task (default: per stage)."),
     as_json: bool = typer.Option(False, "--json", help="Print the per-task plan as JSON."),
-    mfu_train: float = typer.Option(None, help="Override [compute].mfu_train."),
-    mfu_inference: float = typer.Option(None, help="Override [compute].mfu_inference."),
-    peak_flops: float = typer.Option(None, help="Override [compute].peak_flops (FLOP/s of one GPU)."),
+    overrides: dict | None = None,
 ) -> None:
-    """The task graph with what is done, and per stage the FLOPs and GPU-hours; runs nothing."""
+    """The task graph with what is done, and per stage the FLOPs and GPU-hours; runs nothing. Any [compute]
+    assumption of the study file can be overridden here (--mfu-train 0.4, --peak-flops 1.98e15...)."""
     import dataclasses
 
     from rich.table import Table
@@ -139,9 +140,10 @@ def study_plan(
     from .study import plan_study, stage_totals
 
     cfg = _load_study(config)
-    changes = {k: v for k, v in {"mfu_train": mfu_train, "mfu_inference": mfu_inference,
-                                  "peak_flops": peak_flops}.items() if v is not None}
-    cfg = cfg.with_changes(compute=dataclasses.replace(cfg.compute, **changes))
+    try:
+        cfg = cfg.with_changes(compute=dataclasses.replace(cfg.compute, **(overrides or {})))
+    except (ValueError, TypeError) as e:
+        _fail(str(e))
     try:
         plan = plan_study(cfg, out)
     except (ValueError, FileNotFoundError) as e:
@@ -300,45 +302,16 @@ def flops(
         arch = F.Architecture.from_config(model_config)
     except (ValueError, FileNotFoundError, KeyError) as e:
         _fail(f"{model_config}: {e}")
-    rows = [(prompt_tokens, generated_tokens)]
-    if lengths is not None:
-        rows = _read_lengths(lengths)
-    train = sum(F.train_flops(arch, [p + g], convention) for p, g in rows)
-    infer = sum(F.inference_flops(arch, p, g, convention) for p, g in rows)
-    out = {
-        "convention": convention, "parameters": arch.parameters,
-        "non_embedding_parameters": arch.non_embedding_parameters, "active_parameters": arch.active_parameters,
-        "samples": len(rows), "train_flops": train, "inference_flops": infer,
-    }
+    try:
+        rows = F.read_lengths(lengths) if lengths is not None else [(prompt_tokens, generated_tokens)]
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    out = F.flops_totals(arch, rows, convention)
     if as_json:
         typer.echo(json.dumps(out))
     else:
         for k, v in out.items():
             typer.echo(f"{k:>26}: {v:.4g}" if isinstance(v, float) else f"{k:>26}: {v}")
-
-
-def _read_lengths(path: Path) -> list[tuple[int, int]]:
-    import pandas as pd
-
-    if not path.exists():
-        _fail(f"{path}: no such file")
-    try:
-        df = pd.read_json(path, lines=True) if path.suffix == ".jsonl" else pd.read_csv(path)
-    except (ValueError, pd.errors.EmptyDataError, pd.errors.ParserError) as e:
-        _fail(f"{path}: not a readable {'JSONL' if path.suffix == '.jsonl' else 'CSV'} table ({' '.join(str(e).split())})")
-    if df.empty:
-        _fail(f"{path}: no rows")
-    for col in ("prompt_tokens", "generated_tokens"):
-        if col not in df.columns:
-            _fail(f"{path}: missing column {col!r}")
-        num = pd.to_numeric(df[col], errors="coerce")
-        bad = df.index[num.isna() | (num < 0) | (num != num.round())]
-        if len(bad):
-            i, value = int(bad[0]), df[col].iloc[int(bad[0])]
-            shown = repr(value) if isinstance(value, str) else str(value)
-            _fail(f"{path}: row {i + 1}: {col} {shown} is not a token count (a whole number >= 0)")
-        df[col] = num.astype(int)
-    return [(int(p), int(g)) for p, g in zip(df.prompt_tokens, df.generated_tokens)]
 
 
 @app.command()

@@ -57,10 +57,12 @@ __all__ = [
     "FlopsLedger",
     "LoRA",
     "decode_step_flops",
+    "flops_totals",
     "forward_flops",
     "inference_flops",
     "lora_parameters",
     "prefill_flops",
+    "read_lengths",
     "train_flops",
 ]
 
@@ -1032,3 +1034,41 @@ class FlopsLedger:
             float(d.get("teacher", 0.0)),
         )
 
+
+def flops_totals(arch: Architecture, rows: Iterable[tuple[int, int]], convention: str = "paper") -> dict[str, Any]:
+    """Totals over ``(prompt_tokens, generated_tokens)`` rows (``sor flops``): the parameters, the training
+    FLOPs of one step on each ``P + G`` sample and the inference FLOPs of each (prefill ``P``, ``G`` decode
+    steps)."""
+    rows = list(rows)
+    return {"convention": convention, "parameters": arch.parameters,
+            "non_embedding_parameters": arch.non_embedding_parameters, "active_parameters": arch.active_parameters,
+            "samples": len(rows), "train_flops": sum(train_flops(arch, [p + g], convention) for p, g in rows),
+            "inference_flops": sum(inference_flops(arch, p, g, convention) for p, g in rows)}
+
+
+def read_lengths(path: str | Path) -> list[tuple[int, int]]:
+    """``(prompt_tokens, generated_tokens)`` rows of a CSV or JSONL table; a one-line error names the file, the
+    row and the column of a value that is not a token count."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    kind = "JSONL" if path.suffix == ".jsonl" else "CSV"
+    try:
+        df = pd.read_json(path, lines=True) if kind == "JSONL" else pd.read_csv(path)
+    except (ValueError, pd.errors.EmptyDataError, pd.errors.ParserError) as e:
+        raise ValueError(f"{path}: not a readable {kind} table ({' '.join(str(e).split())})") from None
+    if df.empty:
+        raise ValueError(f"{path}: no rows")
+    for col in ("prompt_tokens", "generated_tokens"):
+        if col not in df.columns:
+            raise ValueError(f"{path}: missing column {col!r}")
+        num = pd.to_numeric(df[col], errors="coerce")
+        bad = df.index[num.isna() | (num < 0) | (num != num.round())]
+        if len(bad):
+            i, value = int(bad[0]), df[col].iloc[int(bad[0])]
+            shown = repr(value) if isinstance(value, str) else str(value)
+            raise ValueError(f"{path}: row {i + 1}: {col} {shown} is not a token count (a whole number >= 0)")
+        df[col] = num.astype(int)
+    return [(int(p), int(g)) for p, g in zip(df.prompt_tokens, df.generated_tokens)]

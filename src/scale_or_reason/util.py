@@ -157,7 +157,7 @@ def from_table(cls: type, data: Any, where: str) -> Any:
         out[k] = _check_value(v, hints.get(k, Any), f"{where}.{k}")
     try:
         return cls(**out)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:  # a missing field, or a bound the dataclass itself checks
         raise ValueError(f"{where}: {e}") from None
 
 

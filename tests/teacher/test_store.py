@@ -307,7 +307,7 @@ def test_a_columnar_import_stores_what_a_pair_by_pair_import_would(tmp_path):
             {"prompt": "Déjà vu — 你好?", "reasoning": "<think>\nstill thinking", "ift": "<think>\nx\n</think>\n\nok"},
             {"prompt": "b", "reasoning": "<think>\nok\n</think>\n\nB", "ift": "", "family": "Math-OE"},
             {"prompt": "c", "reasoning": "no trace at all", "ift": "C."},
-            {"prompt": "d", "reasoning": "<think>\n\n</think>\n\n", "ift": "D"}]
+            {"prompt": "d", "reasoning": "<think>\n\n</think>\n\n", "ift": "  D \n"}]
     f = tmp_path / "r.jsonl"
     f.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     profile = get_profile("qwen3")

@@ -256,6 +256,15 @@ class ComputeSection:
     eval_items: int = 1000
     """Expected items of a benchmark that is not prepared yet."""
 
+    def __post_init__(self) -> None:  # the file's table and `sor study plan --mfu-train ...` alike
+        for key in ("peak_flops", "mfu_train", "mfu_inference"):
+            if not getattr(self, key) > 0:
+                raise ValueError(f"{key}: must be positive, got {getattr(self, key)}")
+        if self.mfu_train > 1 or self.mfu_inference > 1:
+            raise ValueError("an MFU is a fraction of the peak, at most 1")
+        if self.convention not in ("paper", "exact", "6nd"):
+            raise ValueError(f"convention: {self.convention!r} is not paper, exact or 6nd")
+
 
 @dataclass
 class ExecutorSection:
@@ -576,13 +585,6 @@ def load_study_file(source: str | Path) -> StudyConfig:
     grading = from_table(GradingSection, raw.get("grading", {}), f"{label}: [grading]")
     grading = dataclasses.replace(grading, jury=_resolve(base, grading.jury))
     compute = from_table(ComputeSection, raw.get("compute", {}), f"{label}: [compute]")
-    for key in ("peak_flops", "mfu_train", "mfu_inference"):
-        if not getattr(compute, key) > 0:
-            raise ValueError(f"{label}: [compute].{key}: must be positive")
-    if compute.mfu_train > 1 or compute.mfu_inference > 1:
-        raise ValueError(f"{label}: [compute]: an MFU is a fraction of the peak, at most 1")
-    if compute.convention not in ("paper", "exact", "6nd"):
-        raise ValueError(f"{label}: [compute].convention: {compute.convention!r} is not paper, exact or 6nd")
     executor = from_table(ExecutorSection, raw.get("executor", {}), f"{label}: [executor]")
     executor = dataclasses.replace(executor, accelerate_config=_resolve(base, executor.accelerate_config))
     if executor.kind not in ("local", "slurm"):

@@ -220,6 +220,8 @@ def _import_chunk(chunk: list[dict[str, Any]], start: int, *, source: str, split
                                                   "reasoning_text", "truncated")}
     skipped = 0
     resuming = len(done) > 0  # a fresh store: no id to look up
+    (add_id, add_family, add_prompt, add_ift_answer, add_ift_trace, add_trace, add_answer, add_ift_text, add_rea_text,
+     add_truncated) = (cols[k].append for k in cols)  # bound once: the loop runs a million times
     for k, row in enumerate(chunk):
         i = start + k
         if i == 0:
@@ -235,12 +237,22 @@ def _import_chunk(chunk: list[dict[str, Any]], start: int, *, source: str, split
             skipped += 1
             continue
         rea_text, ift_text = row["reasoning"] or "", row["ift"] or ""
-        rea, ift = profile.split(rea_text), profile.split(ift_text)
-        for name, value in (("prompt_id", pid), ("family", str(row.get("family") or "")), ("prompt", prompt),
-                            ("ift_answer", ift.answer), ("ift_trace", ift.trace), ("reasoning_trace", rea.trace),
-                            ("reasoning_answer", rea.answer), ("ift_text", ift_text), ("reasoning_text", rea_text),
-                            ("truncated", not rea.closed)):
-            cols[name].append(value)
+        rea = profile.split(rea_text)
+        if profile.think_close in ift_text or profile.think_open in ift_text or profile.prompt_opens_think:
+            ift = profile.split(ift_text)
+            ift_answer, ift_trace = ift.answer, ift.trace
+        else:  # what the split gives a text without tags, without building it (most IFT answers)
+            ift_answer, ift_trace = ift_text.strip(), ""
+        add_id(pid)
+        add_family(str(row.get("family") or ""))
+        add_prompt(prompt)
+        add_ift_answer(ift_answer)
+        add_ift_trace(ift_trace)
+        add_trace(rea.trace)
+        add_answer(rea.answer)
+        add_ift_text(ift_text)
+        add_rea_text(rea_text)
+        add_truncated(not rea.closed)
     n = len(cols["prompt_id"])
     if not n:
         return None, skipped
