@@ -118,6 +118,10 @@ def test_ledger_tokens_equal_the_dataloaders_non_pad_tokens(tiny_setup, tmp_path
     trainer = make_trainer(StudentSpec(name="t", config=TINY_QWEN3), "sequential:0.5", samples, tdir,
                            tmp_path / "probe", cfg).trainer
     seen = [int(b["attention_mask"].sum()) for b in trainer.get_train_dataloader()]
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    # stderr is not a terminal under pytest (as in a study logged to a file): no progress bar, no metrics printer
+    assert not [c for c in trainer.callback_handler.callbacks if isinstance(c, (ProgressCallback, PrinterCallback))]
     ledger = train_student(StudentSpec(name="t", config=TINY_QWEN3), "sequential:0.5", samples, tdir,
                            tmp_path / "run", cfg)
     rows = _ledger_rows(tmp_path / "run")

@@ -27,6 +27,7 @@ import logging
 import math
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -652,12 +653,13 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples | None, toke
     if cfg.group_by_length and accum * world > 1:
         order = grouped_order(_token_lengths(trainer.train_dataset), cfg.batch_size)
         trainer.train_dataset = trainer.train_dataset.select(order)
-    # The per-step metrics go to train_log.jsonl (and TensorBoard); the console keeps only the progress bar
-    # (transformers' ProgressCallback would also print every step's metrics dict under it).
+    # The per-step metrics go to train_log.jsonl (and TensorBoard); a terminal keeps only the progress bar
+    # (transformers' ProgressCallback would also print every step's metrics dict under it), and output that is
+    # not a terminal (a study logged to a file, a SLURM job) none: a bar redrawn into a file is megabytes of lines.
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     for cb in (ProgressCallback, PrinterCallback):
-        if trainer.pop_callback(cb) is not None and cb is ProgressCallback:
+        if trainer.pop_callback(cb) is not None and cb is ProgressCallback and sys.stderr.isatty():
             trainer.add_callback(QuietProgress)
     if len(trainer.train_dataset) != n_samples:
         raise RuntimeError(f"run {Path(run_dir).name}: the trainer kept {len(trainer.train_dataset)} of "
