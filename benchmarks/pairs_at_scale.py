@@ -1,6 +1,6 @@
 """Pairs at scale: a corpus the size of the paper's (1.1M pairs) through every stage that touches all of it.
 
-A source in the released layout (``prompt``, ``reasoning``, ``ift``: what ``sor generate --import`` reads) of
+A source in the released layout (``prompt``, ``reasoning``, ``ift``: what ``sor pairs import`` reads) of
 ``--pairs`` synthetic pairs is written once; then each stage runs in a fresh process, timed, with its peak
 memory read:
 
