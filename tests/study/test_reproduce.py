@@ -55,6 +55,18 @@ def _spec_items(cfg):
     return [load_spec(b.name).items for b in cfg.benchmarks]
 
 
+def test_the_shipped_jury_votes_are_kept_in_the_study_and_a_users_where_its_file_says(tmp_path):
+    from scale_or_reason.evaluate.jury import load_jury
+    from scale_or_reason.study.stages import vote_cache
+
+    shipped = load_study_file("reproduce").grading.jury
+    assert vote_cache(shipped, load_jury(shipped).cache, tmp_path) == str(tmp_path / "jury" / "votes.jsonl")
+    mine = tmp_path / "mine.toml"
+    mine.write_text('cache = "v.jsonl"\n[[judges]]\nname = "j"\nmodel = "m"\nbase_url = "http://127.0.0.1:9/v1"\n')
+    assert vote_cache(str(mine), load_jury(mine).cache, tmp_path / "study") == str(tmp_path / "v.jsonl")
+    assert vote_cache(shipped, None, tmp_path) is None
+
+
 def test_finished_runs_are_validated_with_one_line_errors(tmp_path):
     base = """
 [[runs]]

@@ -234,6 +234,7 @@ def _evaluate(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
         from ..evaluate.jury import load_jury
 
         jury = load_jury(cfg.grading.jury)
+        jury.cache = vote_cache(cfg.grading.jury, jury.cache, out)
     run = task.spec["run"]
     if task.spec.get("finished"):  # a checkpoint trained elsewhere: where its checkpoint task found it
         model = Path(read_json(out / "runs" / run / "ledger.json")["model"])
@@ -246,6 +247,18 @@ def _evaluate(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     row = summary.iloc[0]
     return {"accuracy": float(row["accuracy"]), "n": int(row["n"]),
             "generated_tokens_mean": float(row["generated_tokens_mean"])}
+
+
+def vote_cache(jury_file: str, cache: str | None, out: Path) -> str | None:
+    """Where a study keeps the jury's vote cache: where the jury file says (relative to it), except for a jury
+    file shipped inside the package (``studies/configs/paper-jury.toml``), whose votes go to the study directory
+    (``jury/<name>``): a study never writes into the installed package."""
+    from importlib import resources
+
+    package = Path(str(resources.files("scale_or_reason"))).resolve()
+    if cache and Path(jury_file).resolve().is_relative_to(package):
+        return str(Path(out) / "jury" / Path(cache).name)
+    return cache
 
 
 def selection_path(out: Path, run: str) -> Path:
