@@ -75,15 +75,12 @@ def _default(f: dataclasses.Field) -> Any:
     return None
 
 
-def config_options(cls: type, *, skip: set[str] | frozenset[str] = frozenset(), rename: dict[str, str] | None = None,
-                   param: str = "overrides") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def config_options(cls: type, *, skip: set[str] | frozenset[str] = frozenset(), param: str = "overrides") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a typer command with one option per field of dataclass ``cls`` (minus ``skip``).
 
     Each option defaults to None (not given), so the command receives in ``param`` only what the user set,
-    and a TOML file or the dataclass supplies the rest. Booleans get ``--x/--no-x``; ``rename`` maps a field
-    to another option name (``{"timeout_s": "timeout"}``); a ``list`` field takes comma-separated text. Help:
-    the field's docstring and its default."""
-    rename = rename or {}
+    and a TOML file or the dataclass supplies the rest. Booleans get ``--x/--no-x``; a ``list`` field takes
+    comma-separated text. Help: the field's docstring and its default."""
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
     fields = [f for f in dataclasses.fields(cls) if f.init and f.name not in skip]
@@ -99,7 +96,7 @@ def config_options(cls: type, *, skip: set[str] | frozenset[str] = frozenset(), 
             if f.name in taken:
                 raise TypeError(f"{fn.__name__}: parameter {f.name!r} is also a field of {cls.__name__}")
             typ = _cli_type(hints[f.name])
-            flag = "--" + rename.get(f.name, f.name).replace("_", "-")
+            flag = "--" + f.name.replace("_", "-")
             decl = f"{flag}/--no-{flag[2:]}" if typ is bool else flag
             default = _default(f)
             shown = f" [default: {default}]" if default not in (None, "") and typ is not bool else ""

@@ -82,7 +82,8 @@ def family_means(results: pd.DataFrame) -> pd.DataFrame:
         rows.append({"student": student, "arm": arm, "family": family, "measured": mean, "se": se,
                      "ci_low": max(0.0, mean - Z95 * se), "ci_high": min(1.0, mean + Z95 * se),
                      "benchmarks": ", ".join(sorted(g.benchmark.astype(str))), "n": int(g.n.sum())})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["student", "arm", "family", "measured", "se", "ci_low", "ci_high", "benchmarks",
+                                       "n"])
 
 
 @dataclass
@@ -114,9 +115,6 @@ def reproduction(results: pd.DataFrame, reference: pd.DataFrame) -> Reproduction
     means = family_means(results)
     cols = ["student", "arm", "family", "published", "measured", "ci_low", "ci_high", "difference", "verdict",
             "benchmarks", "n", "se"]
-    if means.empty:
-        means = pd.DataFrame(columns=["student", "arm", "family", "measured", "se", "ci_low", "ci_high",
-                                      "benchmarks", "n"])
     both = means.merge(reference.rename(columns={"accuracy": "published"}), on=["student", "arm", "family"])
     both["difference"] = both.measured - both.published
     both["verdict"] = [("agrees" if lo <= p <= hi else "measured higher" if m > p else "measured lower")

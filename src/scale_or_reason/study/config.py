@@ -42,6 +42,7 @@ from typing import Any
 
 from ..data import Arm
 from ..evaluate.runner import EvalConfig
+from ..flops import CONVENTIONS
 from ..records import FAMILIES
 from ..synthetic.corpus import CorpusConfig
 from ..teacher.config import GenerateConfig
@@ -262,8 +263,8 @@ class ComputeSection:
                 raise ValueError(f"{key}: must be positive, got {getattr(self, key)}")
         if self.mfu_train > 1 or self.mfu_inference > 1:
             raise ValueError("an MFU is a fraction of the peak, at most 1")
-        if self.convention not in ("paper", "exact", "6nd"):
-            raise ValueError(f"convention: {self.convention!r} is not paper, exact or 6nd")
+        if self.convention not in CONVENTIONS:
+            raise ValueError(f"convention: {self.convention!r} is not one of {', '.join(CONVENTIONS)}")
 
 
 @dataclass

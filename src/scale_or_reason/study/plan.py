@@ -323,10 +323,10 @@ def _bench_items(out: Path, spec: Any) -> int | None:
 def stage_totals(plan: pd.DataFrame) -> pd.DataFrame:
     """Per stage: tasks, done, FLOPs and GPU-hours (NaN-propagating: an unknown cost is not a zero)."""
     g = plan.groupby("stage", sort=False)
+
+    def total(s: pd.Series) -> float:
+        return math.nan if s.isna().any() else float(s.sum())
+
     return pd.DataFrame({"tasks": g.size(), "done": g.status.apply(lambda s: int((s == "done").sum())),
-                         "flops": g.flops.apply(lambda s: s.sum(min_count=1) if not s.isna().any() else math.nan),
-                         "gpu_hours": g.gpu_hours.apply(lambda s: s.sum() if not s.isna().any() else math.nan),
-                         "generated_tokens": g.generated_tokens.apply(lambda s: s.sum(min_count=1) if not s.isna().any()
-                                                                      else math.nan),
-                         "judge_calls": g.judge_calls.apply(lambda s: s.sum() if not s.isna().any() else math.nan),
+                         **{col: g[col].apply(total) for col in ("flops", "gpu_hours", "generated_tokens", "judge_calls")},
                          "basis": g.basis.apply(lambda s: "/".join(sorted(set(s))))}).reset_index()

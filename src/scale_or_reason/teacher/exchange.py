@@ -237,17 +237,12 @@ def _import_chunk(chunk: list[dict[str, Any]], start: int, *, source: str, split
             skipped += 1
             continue
         rea_text, ift_text = row["reasoning"] or "", row["ift"] or ""
-        rea = profile.split(rea_text)
-        if profile.think_close in ift_text or profile.think_open in ift_text or profile.prompt_opens_think:
-            ift = profile.split(ift_text)
-            ift_answer, ift_trace = ift.answer, ift.trace
-        else:  # what the split gives a text without tags, without building it (most IFT answers)
-            ift_answer, ift_trace = ift_text.strip(), ""
+        rea, ift = profile.split(rea_text), profile.split(ift_text)
         add_id(pid)
         add_family(str(row.get("family") or ""))
         add_prompt(prompt)
-        add_ift_answer(ift_answer)
-        add_ift_trace(ift_trace)
+        add_ift_answer(ift.answer)
+        add_ift_trace(ift.trace)
         add_trace(rea.trace)
         add_answer(rea.answer)
         add_ift_text(ift_text)
