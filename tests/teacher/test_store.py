@@ -308,11 +308,16 @@ def test_a_columnar_import_stores_what_a_pair_by_pair_import_would(tmp_path):
             {"prompt": "b", "reasoning": "<think>\nok\n</think>\n\nB", "ift": "", "family": "Math-OE"},
             {"prompt": "c", "reasoning": "no trace at all", "ift": "C."},
             {"prompt": "d", "reasoning": "<think>\n\n</think>\n\n", "ift": "  D \n"}]
-    f = tmp_path / "r.jsonl"
-    f.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    jsonl, parquet = tmp_path / "r.jsonl", tmp_path / "r.parquet"
+    jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    # read column-wise, its texts stored as Arrow arrays (family: null where a row has none)
+    pq.write_table(pa.table({k: [r.get(k) for r in rows] for k in ("prompt", "reasoning", "ift", "family")}), parquet)
     profile = get_profile("qwen3")
     tok = build_tokenizer(["what is add them still thinking ok no trace"] * 5, vocab_size=150)
-    for tokenizer in (None, tok):
+    for f, tokenizer in ((jsonl, None), (jsonl, tok), (parquet, None), (parquet, tok)):
         def one(t):
             return count_tokens([t], tokenizer)[0]
 
@@ -332,7 +337,7 @@ def test_a_columnar_import_stores_what_a_pair_by_pair_import_would(tmp_path):
                 ift_text=r["ift"], reasoning_text=r["reasoning"], token_counts_exact=tokenizer is not None,
                 truncated=not rea.closed, empty_answer=not ift.answer or not rea.answer,
                 toggle_ignored=bool(ift.trace) or not rea.trace, teacher_flops=math.nan)
-        store = tmp_path / f"s-{tokenizer is None}"
+        store = tmp_path / f"s-{f.suffix}-{tokenizer is None}"
         assert import_pairs(str(f), store, teacher="t", tokenizer=tokenizer, limit=3, shard_size=2)["imported"] == 3
         got = import_pairs(str(f), store, teacher="t", tokenizer=tokenizer, shard_size=2)
         assert (got["imported"], got["skipped"]) == (2, 3)
@@ -341,4 +346,4 @@ def test_a_columnar_import_stores_what_a_pair_by_pair_import_would(tmp_path):
         for pid, p in stored.items():
             a, b = p.to_dict(), expected[pid].to_dict()
             assert math.isnan(a.pop("teacher_flops")) and math.isnan(b.pop("teacher_flops"))
-            assert a == b, pid
+            assert a == b, (f.name, pid)

@@ -38,9 +38,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..extract import think_text
+from ..util import parquet_batches
 from .profiles import get_profile
 from .sources import iter_rows, make_prompt_id
 from .store import PairStore, columns_table, iter_pairs
@@ -200,74 +202,107 @@ def export_pairs(store: Path, out: Path, *, drop_flags: Iterable[str] = (), rows
     return {"out": str(out), "rows": rows, "dropped": dropped, "files": len(parts)}
 
 
-def _chunked(rows: Iterable[dict[str, Any]], n: int) -> Iterator[list[dict[str, Any]]]:
+def _check_columns(source: str, split: str, names: list[str]) -> None:
+    missing = [c for c in RELEASED_COLUMNS if c not in names]
+    if missing:
+        raise ValueError(f"{source}: split {split!r} has no column(s) {', '.join(missing)} "
+                         f"(fields: {', '.join(map(str, names))}); expected {', '.join(RELEASED_COLUMNS)}")
+
+
+def _column_chunks(source: str, split: str, n: int, limit: int | None) -> Iterator[tuple[dict[str, list[Any]],
+                                                                                     dict[str, pa.Array]]]:
+    """The source's rows ``n`` at a time as columns: ``(python columns, arrow columns)``. A Parquet file is read
+    column-wise and its text columns are also handed on as Arrow arrays, stored as they are (the raw texts are
+    most of a shard's bytes: not rebuilt from Python strings); other sources go through ``iter_rows``."""
+    wanted = [*RELEASED_COLUMNS, "family"]
+    path = Path(source)
+    if path.is_file() and path.suffix == ".parquet":
+        names = pq.read_schema(path).names
+        _check_columns(source, split, names)
+        taken = 0
+        for batch in parquet_batches(path, batch_size=n, columns=[c for c in wanted if c in names]):
+            if limit is not None:
+                if taken >= limit:
+                    return
+                batch = batch.slice(0, limit - taken)
+            taken += batch.num_rows
+            yield ({c: batch.column(c).to_pylist() for c in batch.schema.names},
+                   {c: batch.column(c) for c in RELEASED_COLUMNS if c in batch.schema.names})
+        return
+    rows: Iterable[dict[str, Any]] = iter_rows(source, split)
+    if limit is not None:
+        rows = itertools.islice(rows, limit)
     chunk: list[dict[str, Any]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= n:
-            yield chunk
+    for row in itertools.chain(rows, [None]):
+        if row is not None:
+            if not chunk:
+                _check_columns(source, split, list(row))
+            chunk.append(row)
+        if chunk and (row is None or len(chunk) >= n):
+            yield {c: [r.get(c) for r in chunk] for c in wanted}, {}
             chunk = []
-    if chunk:
-        yield chunk
 
 
-def _import_chunk(chunk: list[dict[str, Any]], start: int, *, source: str, split: str, done: Any, profile: Any,
-                  tokenizer: Any, teacher: str) -> tuple[pa.Table | None, int]:
-    """One chunk of released-layout rows as a pair-shard table (rows already stored left out); returns it and
+def _import_chunk(cols: dict[str, list[Any]], arrow: dict[str, pa.Array], start: int, *, source: str, split: str,
+                  done: Any, profile: Any, tokenizer: Any, teacher: str) -> tuple[pa.Table | None, int]:
+    """One chunk of released-layout columns as a pair-shard table (rows already stored left out); returns it and
     the number left out. Columnar: the per-row Python work is the id and the split, counting is one call."""
-    cols: dict[str, list[Any]] = {k: [] for k in ("prompt_id", "family", "prompt", "ift_answer", "ift_trace",
-                                                  "reasoning_trace", "reasoning_answer", "ift_text",
-                                                  "reasoning_text", "truncated")}
-    skipped = 0
+    out: dict[str, list[Any]] = {k: [] for k in ("prompt_id", "family", "ift_answer", "ift_trace", "reasoning_trace",
+                                                 "reasoning_answer", "truncated")}
+    keep: list[bool] = []
     resuming = len(done) > 0  # a fresh store: no id to look up
-    (add_id, add_family, add_prompt, add_ift_answer, add_ift_trace, add_trace, add_answer, add_ift_text, add_rea_text,
-     add_truncated) = (cols[k].append for k in cols)  # bound once: the loop runs a million times
-    for k, row in enumerate(chunk):
+    (add_id, add_family, add_ift_answer, add_ift_trace, add_trace, add_answer,
+     add_truncated) = (out[k].append for k in out)  # bound once: the loop runs a million times
+    prompts, families = cols["prompt"], cols.get("family") or [None] * len(cols["prompt"])
+    for k, (prompt, rea_text, ift_text, family) in enumerate(zip(prompts, cols["reasoning"], cols["ift"], families)):
         i = start + k
-        if i == 0:
-            missing = [c for c in RELEASED_COLUMNS if c not in row]
-            if missing:
-                raise ValueError(f"{source}: split {split!r} has no column(s) {', '.join(missing)} "
-                                 f"(fields: {', '.join(map(str, row))}); expected {', '.join(RELEASED_COLUMNS)}")
-        prompt = row["prompt"]
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError(f"{source}: row {i}: empty prompt")
         pid = make_prompt_id(i, prompt)
         if resuming and pid in done:
-            skipped += 1
+            keep.append(False)
             continue
-        rea_text, ift_text = row["reasoning"] or "", row["ift"] or ""
-        rea, ift = profile.split(rea_text), profile.split(ift_text)
+        keep.append(True)
+        rea, ift = profile.split(rea_text or ""), profile.split(ift_text or "")
         add_id(pid)
-        add_family(str(row.get("family") or ""))
-        add_prompt(prompt)
+        add_family(str(family or ""))
         add_ift_answer(ift.answer)
         add_ift_trace(ift.trace)
         add_trace(rea.trace)
         add_answer(rea.answer)
-        add_ift_text(ift_text)
-        add_rea_text(rea_text)
         add_truncated(not rea.closed)
-    n = len(cols["prompt_id"])
+    n = len(out["prompt_id"])
+    skipped = len(keep) - n
     if not n:
         return None, skipped
-    parts = ("prompt", "ift_answer", "ift_trace", "reasoning_trace", "reasoning_answer")
-    flat = count_tokens([t for name in parts for t in cols[name]], tokenizer)
-    counts = {name: flat[j * n:(j + 1) * n] for j, name in enumerate(parts)}
-    cols.update(
+    mask = None if skipped == 0 else pa.array(keep)
+    texts: dict[str, Any] = {}
+    for name, col in (("prompt", "prompt"), ("ift_text", "ift"), ("reasoning_text", "reasoning")):
+        if col in arrow:  # stored as read: no Python strings rebuilt (nulls -> "", as the split reads them)
+            a = arrow[col] if mask is None else arrow[col].filter(mask)
+            texts[name] = pc.fill_null(a.cast(pa.string()), "")
+        else:
+            texts[name] = [v or "" for v, kept in zip(cols[col], keep) if kept]
+    prompt_texts = prompts if mask is None else [p for p, kept in zip(prompts, keep) if kept]
+    parts = ("ift_answer", "ift_trace", "reasoning_trace", "reasoning_answer")
+    flat = count_tokens(list(prompt_texts) + [t for name in parts for t in out[name]], tokenizer)
+    counts = {name: flat[(j + 1) * n:(j + 2) * n] for j, name in enumerate(parts)}
+    counts["prompt"] = flat[:n]
+    out.update(texts)
+    out.update(
         prompt_tokens=counts["prompt"], ift_prompt_tokens=counts["prompt"],  # the prompt text (the teacher's
         # template is unknown); generated pairs count the rendered prompt
         ift_tokens=counts["ift_answer"], ift_trace_tokens=counts["ift_trace"],
         trace_tokens=counts["reasoning_trace"], reasoning_answer_tokens=counts["reasoning_answer"],
         ift_completion_tokens=[a + b for a, b in zip(counts["ift_answer"], counts["ift_trace"])],
         reasoning_completion_tokens=[a + b for a, b in zip(counts["reasoning_trace"], counts["reasoning_answer"])],
-        reasoning_finish_reason=["unknown" if t else "stop" for t in cols["truncated"]],
-        empty_answer=[not a or not b for a, b in zip(cols["ift_answer"], cols["reasoning_answer"])],
-        toggle_ignored=[bool(a) or not b for a, b in zip(cols["ift_trace"], cols["reasoning_trace"])],
+        reasoning_finish_reason=["unknown" if t else "stop" for t in out["truncated"]],
+        empty_answer=[not a or not b for a, b in zip(out["ift_answer"], out["reasoning_answer"])],
+        toggle_ignored=[bool(a) or not b for a, b in zip(out["ift_trace"], out["reasoning_trace"])],
     )
     constants = {"reference": None, "ift_finish_reason": "stop", "teacher": teacher, "sampling": {},
                  "profile": "imported", "token_counts_exact": tokenizer is not None, "teacher_flops": math.nan}
-    return columns_table(cols, n, constants), skipped
+    return columns_table(out, n, constants), skipped
 
 
 def import_pairs(source: str, store: Path, *, split: str = RELEASED_SPLIT, teacher: str | None = None,
@@ -294,16 +329,13 @@ def import_pairs(source: str, store: Path, *, split: str = RELEASED_SPLIT, teach
         from tqdm.auto import tqdm
 
         bar = tqdm(unit="pair", desc="import")
-    rows: Iterable[dict[str, Any]] = iter_rows(source, split)
-    if limit is not None:
-        rows = itertools.islice(rows, limit)
     with PairStore(store, manifest, shard_size=shard_size) as ps:
         done = ps.done_ids()
         start = 0
-        for chunk in _chunked(rows, shard_size):
-            table, left = _import_chunk(chunk, start, source=source, split=split, done=done, profile=profile,
+        for cols, arrow in _column_chunks(source, split, shard_size, limit):
+            table, left = _import_chunk(cols, arrow, start, source=source, split=split, done=done, profile=profile,
                                         tokenizer=tokenizer, teacher=teacher)
-            start += len(chunk)
+            start += len(cols["prompt"])
             skipped += left
             if table is not None:
                 ps.add_table(table)

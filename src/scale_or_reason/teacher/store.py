@@ -96,7 +96,8 @@ _DEFAULTS = {f.name: (f.default_factory() if f.default_factory is not dataclasse
 def columns_table(columns: dict[str, list[Any]], n: int, constants: dict[str, Any] | None = None) -> pa.Table:
     """A pair-shard table of ``n`` rows straight from columns (no ``PairedSample`` per row): each field of
     ``PAIR_SCHEMA`` from ``columns``, else ``constants``, else its ``PairedSample`` default (fields without one
-    must be given). ``sampling`` is a dict, stored as JSON text like every shard's."""
+    must be given); a column may be a Python list or an Arrow array. ``sampling`` is a dict, stored as JSON text
+    like every shard's."""
     constants = constants or {}
     arrays = []
     for f in PAIR_SCHEMA:
@@ -104,6 +105,9 @@ def columns_table(columns: dict[str, list[Any]], n: int, constants: dict[str, An
             values = columns[f.name]
             if len(values) != n:
                 raise ValueError(f"column {f.name}: {len(values)} values for {n} rows")
+            if isinstance(values, (pa.Array, pa.ChunkedArray)):  # already Arrow: as it is
+                arrays.append(values.cast(f.type))
+                continue
         else:
             value = constants.get(f.name, _DEFAULTS[f.name])
             if value is dataclasses.MISSING:

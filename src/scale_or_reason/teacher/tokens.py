@@ -28,12 +28,18 @@ WORD_PATTERN = re.compile(r"\w+|[^\w\s]")
 _CLASS_CODE = np.array([1 if re.fullmatch(r"\w", chr(i)) else 0 if re.fullmatch(r"\s", chr(i)) else 2
                         for i in range(128)] + [0] * 128, dtype=np.int8)
 """Byte -> 0 space, 1 word character, 2 other mark (ASCII; the other bytes never occur in ASCII text)."""
+_CLASS_TABLE = bytes(_CLASS_CODE.astype(np.uint8))
+"""The same map as a ``bytes.translate`` table: half the time of numpy's fancy indexing over a chunk's text."""
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+_TOP_BITS = np.array([(0xFF << (8 - r)) & 0xFF for r in range(8)], dtype=np.uint8)
+"""The first ``r`` bits of a byte (``np.packbits`` puts the first flag in the top bit)."""
 
 
 def _estimate_many(texts: list[str]) -> list[int]:
     """The ``WORD_PATTERN`` count of every text, the ASCII ones in one numpy pass: joined by newlines (a space class, so no
-    run crosses two texts), each byte mapped to its class, a token counted at each word start and each other
-    mark, and the tokens of each text counted by where its boundaries fall among the token positions."""
+    run crosses two texts), each byte mapped to its class, a token flagged at each word start and each other mark,
+    and the tokens of each text counted as the flags before its end minus those before its start (prefix sums over
+    the flags packed eight to a byte: an eighth of the work of listing every token position)."""
     ascii_ = [t.isascii() for t in texts]
     if not all(ascii_):  # the others through the regex itself
         out = [0 if a else len(WORD_PATTERN.findall(t)) for t, a in zip(texts, ascii_)]
@@ -44,16 +50,19 @@ def _estimate_many(texts: list[str]) -> list[int]:
     joined = "\n".join(texts).encode("ascii")
     if not joined:
         return [0] * len(texts)
-    cls = _CLASS_CODE[np.frombuffer(joined, dtype=np.uint8)]
+    cls = np.frombuffer(joined.translate(_CLASS_TABLE), dtype=np.int8)
     word = cls == 1
     tok = cls == 2
     tok[0] |= word[0]
     tok[1:] |= word[1:] & ~word[:-1]
-    positions = np.flatnonzero(tok)
+    bits = np.append(np.packbits(tok), np.uint8(0))  # a zero byte after: an end may fall one past the last flag
+    before = np.zeros(len(bits) + 1, dtype=np.int64)
+    np.cumsum(_POPCOUNT[bits], out=before[1:])  # flags before each byte of ``bits``
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     ends = np.cumsum(lengths + 1) - 1  # the separator after each text (one past the last byte for the last)
-    below = np.searchsorted(positions, ends)
-    return np.diff(below, prepend=0).tolist()
+    full, rem = ends // 8, ends % 8
+    upto = before[full] + _POPCOUNT[bits[full] & _TOP_BITS[rem]]  # flags before each end
+    return np.diff(upto, prepend=0).tolist()
 
 
 def load_tokenizer(path: str | None) -> Any:
