@@ -33,6 +33,7 @@ import platform
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -116,6 +117,11 @@ def run_stage(stage: str, work: Path, token_pairs: int) -> dict:
     from scale_or_reason.teacher.store import iter_pairs
     from scale_or_reason.train import _streamed_dataset, arm_from_stores
 
+    import pyarrow as pa
+
+    # pyarrow imports pandas (when installed) at its first array built from Python objects: a one-off ~1.8 s of
+    # every process, which is not per pair (it was 11% of the 100k import's wall), so it happens before the clock
+    pa.array(["warm-up"])
     source, store, tok_dir = work / "source.parquet", work / "pairs", work / "tok"
     tok = AutoTokenizer.from_pretrained(tok_dir)
     add_think_switch(tok)
@@ -163,6 +169,8 @@ def main() -> None:
     ap.add_argument("--ift-chars", type=int, default=300)
     ap.add_argument("--token-pairs", type=int, default=20_000)
     ap.add_argument("--stages", default=",".join(STAGES))
+    ap.add_argument("--repeats", type=int, default=1, help="runs of every stage (fresh processes, a fresh import "
+                    "each time); the table gives the median seconds and their range, and the largest memory peak")
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one, removed)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
@@ -192,15 +200,26 @@ def main() -> None:
         t0 = time.perf_counter()
         mb = make_source(work / "source.parquet", n, args.ift_chars)
         print(f"{n:,} pairs: source written in {time.perf_counter() - t0:.0f} s ({mb:,.0f} MB of text)", file=sys.stderr)
-        for stage in stages:
-            proc = subprocess.run([sys.executable, __file__, "--child", stage, str(work), str(args.token_pairs)],
-                                  capture_output=True, text=True)
-            if proc.returncode:
-                raise SystemExit(f"stage {stage} at {n:,} pairs failed:\n{proc.stderr[-3000:]}")
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
+        runs: dict[str, list[dict]] = {stage: [] for stage in stages}
+        for _ in range(args.repeats):  # the whole sequence each time: the later stages read the fresh store
+            for stage in stages:
+                if stage == "import":
+                    shutil.rmtree(work / "pairs", ignore_errors=True)
+                proc = subprocess.run([sys.executable, __file__, "--child", stage, str(work), str(args.token_pairs)],
+                                      capture_output=True, text=True)
+                if proc.returncode:
+                    raise SystemExit(f"stage {stage} at {n:,} pairs failed:\n{proc.stderr[-3000:]}")
+                r = json.loads(proc.stdout.strip().splitlines()[-1])
+                print(f"  {stage}: {r['pairs']:,} pairs in {r['seconds']:.1f} s = {r['pairs'] / r['seconds']:,.0f} "
+                      f"pairs/s; peak RSS {r['peak_rss_mib']:,.0f} MiB, peak anon {r['peak_anon_mib']:,.0f} MiB",
+                      file=sys.stderr)
+                runs[stage].append(r)
+        for stage, done in runs.items():
+            secs = sorted(r["seconds"] for r in done)
+            r = dict(done[0], seconds=statistics.median(secs), low=secs[0], high=secs[-1],
+                     peak_rss_mib=max(r["peak_rss_mib"] for r in done),
+                     peak_anon_mib=max(r["peak_anon_mib"] for r in done))
             r.update(total=n, text_mb=mb * r["pairs"] / n)
-            print(f"  {stage}: {r['pairs']:,} pairs in {r['seconds']:.1f} s = {r['pairs'] / r['seconds']:,.0f} pairs/s; "
-                  f"peak RSS {r['peak_rss_mib']:,.0f} MiB, peak anon {r['peak_anon_mib']:,.0f} MiB", file=sys.stderr)
             rows.append(r)
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -209,10 +228,12 @@ def main() -> None:
              f"{platform.machine()}, {platform.python_version()}, scale-or-reason {scale_or_reason.__version__}; "
              f"IFT answers ~{args.ift_chars} characters, reasoning 5-20x; imports alone: {baseline:,.0f} MiB peak RSS. "
              f"Command: `{' '.join(['.venv/bin/python', 'benchmarks/pairs_at_scale.py'] + shown_args())}`\n",
+             f"Each stage run {args.repeats} time(s) in a fresh process: median seconds (range), pairs/s at the "
+             "median, the largest memory peak.\n",
              "| corpus | stage | pairs | seconds | pairs/s | MB/s of text | peak RSS (MiB) | peak anon (MiB) |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['total']:,} | {r['stage']} | {r['pairs']:,} | {r['seconds']:.1f} | "
+        lines.append(f"| {r['total']:,} | {r['stage']} | {r['pairs']:,} | {r['seconds']:.1f} ({r['low']:.1f}-{r['high']:.1f}) | "
                      f"{r['pairs'] / r['seconds']:,.0f} | {r['text_mb'] / r['seconds']:,.1f} | {r['peak_rss_mib']:,.0f} | "
                      f"{r['peak_anon_mib']:,.0f} |")
     text = "\n".join(lines) + "\n"
