@@ -328,3 +328,27 @@ def test_a_second_run_in_the_same_study_directory_is_refused_while_one_runs(tmp_
         holder.wait(timeout=10)
     run_study(load_study_file("quick"), out, only=["tokenizer"])  # the holder died: the lock is free
     assert task_states(expand(load_study_file("quick")), out)["tokenizer"].status == "done"
+
+
+def test_a_students_base_learning_rate_trains_its_base_alone(tmp_path):
+    """``base_learning_rate`` on one ``[[students]]`` entry changes that student's base task (and so its runs), and
+    no other task; the base stage trains at it; a study without ``[base]`` or a rate <= 0 is refused."""
+    plain = load_study_file(_with(tmp_path))
+    text = (STUDIES / "quick.toml").read_text().replace('name = "s2"\n', 'name = "s2"\nbase_learning_rate = 1e-3\n', 1)
+    own = tmp_path / "own.toml"
+    own.write_text(text)
+    cfg = load_study_file(own)
+    assert cfg.base_train_config(cfg.student("s2")).learning_rate == 1e-3
+    assert cfg.base_train_config(cfg.student("s1")).learning_rate == cfg.base.learning_rate == 3e-3
+    before, after = ({t.id: t.key for t in expand(c)} for c in (plain, cfg))
+    changed = {i for i in before if before[i] != after[i]}
+    assert "base/s2" in changed and not any(i.startswith(("base/s1", "base/s3", "train/s1", "train/s3"))
+                                            for i in changed)
+    assert all("s2" in i or i == "analysis" for i in changed)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace("base_learning_rate = 1e-3", "base_learning_rate = 0"))
+    with pytest.raises(ValueError, match=r"\[\[students\]\] #2.base_learning_rate: must be positive"):
+        load_study_file(bad)
+    bad.write_text(_drop_table(text, "[base]"))
+    with pytest.raises(ValueError, match=r"base_learning_rate: needs a \[base\] table"):
+        load_study_file(bad)

@@ -76,6 +76,10 @@ class StudyStudent(StudentSpec):
     architecture: dict[str, Any] = field(default_factory=dict)
     """The ``config.json`` contents of a pretrained student, used only by ``sor study plan`` when the
     checkpoint is not on this machine."""
+    base_learning_rate: float | None = None
+    """Peak learning rate of this student's base stage (None: ``[base].learning_rate``). One rate does not suit
+    every size: measured on the embedded bases (docs/embedded.md), 3e-3 suits the 2-layer students and 1e-3
+    the 3- to 5-layer ones."""
 
     def spec(self) -> StudentSpec:
         """The training stage's view (what a run's key hashes)."""
@@ -344,11 +348,15 @@ class StudyConfig:
         """The arms of ``student`` (its own list, else ``[study].arms``)."""
         return [Arm.parse(a) for a in ((student.arms if student else None) or self.study.arms)]
 
-    def base_train_config(self) -> TrainConfig:
-        """The ``TrainConfig`` of the base stage: ``[train]`` with ``[base]``'s epochs, learning rate and batch."""
+    def base_train_config(self, student: StudyStudent | None = None) -> TrainConfig:
+        """The ``TrainConfig`` of ``student``'s base stage: ``[train]`` with ``[base]``'s epochs, learning rate and
+        batch (the student's ``base_learning_rate`` where it has one)."""
         assert self.base is not None
         batch = self.base.batch_size or self.train.batch_size
-        return dataclasses.replace(self.train, epochs=self.base.epochs, learning_rate=self.base.learning_rate,
+        lr = self.base.learning_rate
+        if student is not None and student.base_learning_rate is not None:
+            lr = student.base_learning_rate
+        return dataclasses.replace(self.train, epochs=self.base.epochs, learning_rate=lr,
                                    batch_size=batch, micro_batch_size=min(self.train.micro_batch_size, batch))
 
     def student(self, name: str) -> StudyStudent:
@@ -519,6 +527,11 @@ def load_study_file(source: str | Path) -> StudyConfig:
             if name not in {p.name for p in prompts}:
                 raise ValueError(f"{where}.data: no [[prompts]] source named {name!r}")
         _check_arms(s.arms, f"{where}.arms")
+        if s.base_learning_rate is not None:
+            if "base" not in raw:
+                raise ValueError(f"{where}.base_learning_rate: needs a [base] table (the base stage)")
+            if not s.base_learning_rate > 0:
+                raise ValueError(f"{where}.base_learning_rate: must be positive, got {s.base_learning_rate}")
         for fmt, lr in s.learning_rate.items():
             if fmt not in ("ift", "reasoning"):
                 raise ValueError(f"{where}.learning_rate: unknown format {fmt!r} (ift, reasoning)")

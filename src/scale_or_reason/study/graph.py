@@ -188,7 +188,7 @@ def expand(cfg: StudyConfig) -> list[Task]:
         if base is not None and not student.pretrained:
             # the base's own training settings ([train] with [base]'s LR and epochs): a change of the
             # distillation LR or epochs leaves the bases alone
-            btrain = settings(cfg.base_train_config(), _TRAIN_RUNTIME)
+            btrain = settings(cfg.base_train_config(student), _TRAIN_RUNTIME)
             # the architecture only: the student's distillation learning rates do not touch its base
             arch = {"name": student.name, **settings(student.spec(), {"learning_rate"})}
             tasks.append(Task(f"base/{student.name}", "base", own,

@@ -155,7 +155,7 @@ def _base(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
     student = cfg.student(task.spec["student"]["name"])
     tok_dir = student_tokenizer(cfg, out, student)
     docs = base_documents(cfg, AutoTokenizer.from_pretrained(tok_dir))
-    ledger = pretrain_base(student.spec(), docs, tok_dir, base_dir(out, student.name), cfg.base_train_config(),
+    ledger = pretrain_base(student.spec(), docs, tok_dir, base_dir(out, student.name), cfg.base_train_config(student),
                            tokenizer_id=task.key)
     return {k: ledger[k] for k in ("train_flops", "steps", "samples", "tokens", "wall_seconds", "final_loss")
             if k in ledger}
