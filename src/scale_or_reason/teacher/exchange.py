@@ -247,8 +247,8 @@ def _import_chunk(cols: dict[str, list[Any]], arrow: dict[str, pa.Array], start:
                   done: Any, profile: Any, tokenizer: Any, teacher: str) -> tuple[pa.Table | None, int]:
     """One chunk of released-layout columns as a pair-shard table (rows already stored left out); returns it and
     the number left out. Columnar: the per-row Python work is the id and the split, counting is one call."""
-    out: dict[str, list[Any]] = {k: [] for k in ("prompt_id", "family", "ift_answer", "ift_trace", "reasoning_trace",
-                                                 "reasoning_answer", "truncated")}
+    out: dict[str, Any] = {k: [] for k in ("prompt_id", "family", "ift_answer", "ift_trace", "reasoning_trace",
+                                           "reasoning_answer", "truncated")}
     keep: list[bool] = []
     resuming = len(done) > 0  # a fresh store: no id to look up
     (add_id, add_family, add_ift_answer, add_ift_trace, add_trace, add_answer,
