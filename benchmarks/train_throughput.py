@@ -176,12 +176,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--students", default="s1,s5", help="students of the full profile (comma-separated)")
     ap.add_argument("--arms", default="ift,reasoning")
-    ap.add_argument("--samples", type=int, default=320)
+    ap.add_argument("--samples", default="320", help="samples per run: N, or per student (s1=3200,s5=320); the "
+                    "Trainer's start-up is a fixed cost, so a tiny student needs more steps to show its per-step rate")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--sides", default="sor,trl,loop")
     ap.add_argument("--out", type=Path, default=None, help="append the section to this file (benchmarks/RESULTS.md)")
     args = ap.parse_args()
     t_start = time.time()
+    per_student = dict(x.split("=") for x in args.samples.split(",")) if "=" in args.samples else {}
 
     import dataclasses
 
@@ -207,9 +209,10 @@ def main() -> int:
         spec = cfg.student(student).spec()
         for arm_name in args.arms.split(","):
             arm = arm_samples(cfg, work, Arm.parse(arm_name))
-            wanted = dict(arm.order[: args.samples])
+            n_samples = int(per_student.get(student, args.samples if not per_student else 320))
+            wanted = dict(arm.order[:n_samples])
             pairs = {p.prompt_id: p for p in arm.stream() if p.prompt_id in wanted}
-            samples = [(pairs[pid], fmt) for pid, fmt in arm.order[: args.samples]]
+            samples = [(pairs[pid], fmt) for pid, fmt in arm.order[:n_samples]]
             texts = [render(tok, p, f) for p, f in samples]
             lengths = [len(tok(p + c, add_special_tokens=False)["input_ids"]) for p, c in texts]
             walls: dict[str, list[float]] = {s: [] for s in sides}
@@ -247,11 +250,12 @@ def main() -> int:
                              "vs_loop": med["loop"] / med[s] if "loop" in med else float("nan"),
                              "mfu": flops / med[s] / peak,
                              "padding": _padding(s, lengths, tcfg.micro_batch_size),
-                             "params": ledger.get("parameters") if ledger else None, "tokens": sum(lengths)})
+                             "params": ledger.get("parameters") if ledger else None, "tokens": sum(lengths),
+                             "samples": n_samples})
     lines = ["| student | arm | side | median wall s (range) | tokens/s | throughput vs loop | MFU | padding |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['student']} ({r['params']:,} params) | {r['arm']} | {r['side']} | {r['median_s']:.2f} "
+        lines.append(f"| {r['student']} ({r['params']:,} params, {r['samples']:,} samples) | {r['arm']} | {r['side']} | {r['median_s']:.2f} "
                      f"({r['spread']}) | {r['tokens_per_s']:,.0f} | {r['vs_loop']:.2f}x | {100 * r['mfu']:.1f}% "
                      f"| {100 * r['padding']:.0f}% |")
     table = "\n".join(lines)
