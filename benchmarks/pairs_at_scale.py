@@ -217,8 +217,8 @@ def main() -> None:
         for stage, done in runs.items():
             secs = sorted(r["seconds"] for r in done)
             r = dict(done[0], seconds=statistics.median(secs), low=secs[0], high=secs[-1],
-                     peak_rss_mib=max(r["peak_rss_mib"] for r in done),
-                     peak_anon_mib=max(r["peak_anon_mib"] for r in done))
+                     peak_rss_mib=max(x["peak_rss_mib"] for x in done),
+                     peak_anon_mib=max(x["peak_anon_mib"] for x in done))
             r.update(total=n, text_mb=mb * r["pairs"] / n)
             rows.append(r)
         if args.work is None:

@@ -183,7 +183,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=None, help="append the section to this file (benchmarks/RESULTS.md)")
     args = ap.parse_args()
     t_start = time.time()
-    per_student = dict(x.split("=") for x in args.samples.split(",")) if "=" in args.samples else {}
+    per_student = dict(x.split("=") for x in args.samples.split(",")) if "=" in args.samples else None
 
     import dataclasses
 
@@ -209,7 +209,7 @@ def main() -> int:
         spec = cfg.student(student).spec()
         for arm_name in args.arms.split(","):
             arm = arm_samples(cfg, work, Arm.parse(arm_name))
-            n_samples = int(per_student.get(student, args.samples if not per_student else 320))
+            n_samples = int(per_student[student] if per_student is not None else args.samples)
             wanted = dict(arm.order[:n_samples])
             pairs = {p.prompt_id: p for p in arm.stream() if p.prompt_id in wanted}
             samples = [(pairs[pid], fmt) for pid, fmt in arm.order[:n_samples]]

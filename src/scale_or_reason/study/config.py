@@ -348,14 +348,12 @@ class StudyConfig:
         """The arms of ``student`` (its own list, else ``[study].arms``)."""
         return [Arm.parse(a) for a in ((student.arms if student else None) or self.study.arms)]
 
-    def base_train_config(self, student: StudyStudent | None = None) -> TrainConfig:
+    def base_train_config(self, student: StudyStudent) -> TrainConfig:
         """The ``TrainConfig`` of ``student``'s base stage: ``[train]`` with ``[base]``'s epochs, learning rate and
         batch (the student's ``base_learning_rate`` where it has one)."""
         assert self.base is not None
         batch = self.base.batch_size or self.train.batch_size
-        lr = self.base.learning_rate
-        if student is not None and student.base_learning_rate is not None:
-            lr = student.base_learning_rate
+        lr = self.base.learning_rate if student.base_learning_rate is None else student.base_learning_rate
         return dataclasses.replace(self.train, epochs=self.base.epochs, learning_rate=lr,
                                    batch_size=batch, micro_batch_size=min(self.train.micro_batch_size, batch))
 

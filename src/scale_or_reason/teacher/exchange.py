@@ -276,14 +276,14 @@ def _import_chunk(cols: dict[str, list[Any]], arrow: dict[str, pa.Array], start:
     if not n:
         return None, skipped
     mask = None if skipped == 0 else pa.array(keep)
-    texts: dict[str, Any] = {}
+    prompt_texts = prompts if mask is None else [p for p, kept in zip(prompts, keep) if kept]
+    texts: dict[str, Any] = {"prompt": prompt_texts}
     for name, col in (("prompt", "prompt"), ("ift_text", "ift"), ("reasoning_text", "reasoning")):
         if col in arrow:  # stored as read: no Python strings rebuilt (nulls -> "", as the split reads them)
             a = arrow[col] if mask is None else arrow[col].filter(mask)
             texts[name] = pc.fill_null(a.cast(pa.string()), "")
-        else:
+        elif name != "prompt":  # the prompts were checked non-empty strings above
             texts[name] = [v or "" for v, kept in zip(cols[col], keep) if kept]
-    prompt_texts = prompts if mask is None else [p for p, kept in zip(prompts, keep) if kept]
     parts = ("ift_answer", "ift_trace", "reasoning_trace", "reasoning_answer")
     flat = count_tokens(list(prompt_texts) + [t for name in parts for t in out[name]], tokenizer)
     counts = {name: flat[(j + 1) * n:(j + 2) * n] for j, name in enumerate(parts)}

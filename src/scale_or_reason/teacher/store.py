@@ -93,7 +93,7 @@ _DEFAULTS = {f.name: (f.default_factory() if f.default_factory is not dataclasse
              for f in dataclasses.fields(PairedSample)}
 
 
-def columns_table(columns: dict[str, list[Any]], n: int, constants: dict[str, Any] | None = None) -> pa.Table:
+def columns_table(columns: dict[str, Any], n: int, constants: dict[str, Any] | None = None) -> pa.Table:
     """A pair-shard table of ``n`` rows straight from columns (no ``PairedSample`` per row): each field of
     ``PAIR_SCHEMA`` from ``columns``, else ``constants``, else its ``PairedSample`` default (fields without one
     must be given); a column may be a Python list or an Arrow array. ``sampling`` is a dict, stored as JSON text
