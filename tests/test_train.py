@@ -330,6 +330,36 @@ def test_length_grouping_keeps_each_steps_samples_and_pads_less(tiny_setup, tmp_
     assert slots(grouped_order(lengths, 32)) < slots(range(len(lengths)))
 
 
+def test_the_ledger_rows_are_the_trainers_logs_whatever_its_logging_interval(tiny_setup, tmp_path):
+    """The ledger writes a row per optimiser step from the step itself: at ``log_steps = 1`` its loss and learning
+    rate are the Trainer's own logged values (micro-batch losses summed, as the Trainer does), and logging every
+    3 steps leaves the rows, the weights and the run key unchanged."""
+    from scale_or_reason.train import make_trainer
+
+    tdir, pairs = tiny_setup
+    samples = build_arm(pairs, Arm.parse("mixed:0.5"), 64)
+    spec = StudentSpec(name="t", config=TINY_QWEN3)
+    rows, weights = {}, {}
+    for k in (1, 3):
+        cfg = TrainConfig(learning_rate=3e-3, batch_size=8, micro_batch_size=4, tensorboard=False, log_steps=k)
+        run = tmp_path / str(k)
+        run.mkdir()
+        prepared = make_trainer(spec, "mixed:0.5", samples, tdir, run, cfg)
+        prepared.trainer.train()
+        rows[k] = _ledger_rows(run)
+        weights[k] = {n: p.detach().clone() for n, p in prepared.trainer.model.named_parameters()}
+        logged = [h for h in prepared.trainer.state.log_history if "loss" in h]
+        assert [h["step"] for h in logged][:2] == ([1, 2] if k == 1 else [3, 6])
+        if k == 1:
+            assert [r["step"] for r in rows[1]] == [h["step"] for h in logged] == list(range(1, 9))
+            assert [r["loss"] for r in rows[1]] == pytest.approx([h["loss"] for h in logged], rel=1e-6)
+            assert [r["learning_rate"] for r in rows[1]] == pytest.approx([h["learning_rate"] for h in logged])
+    assert rows[3] == rows[1]
+    for n, w in weights[1].items():
+        assert torch.equal(w, weights[3][n]), n
+    assert TrainConfig(log_steps=3).key() == TrainConfig().key()
+
+
 def test_the_loss_without_trls_token_metrics_is_the_same_loss(tiny_setup, tmp_path):
     """``token_metrics = False`` (the default) takes the model's own loss instead of TRL's fused forward with its
     entropy and accuracy metrics: the same per-step losses and the same weights, with accumulation too."""

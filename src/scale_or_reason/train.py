@@ -128,11 +128,18 @@ class TrainConfig:
     cross-entropy loss, which never materialises the ``tokens x vocabulary`` logits (Qwen2.5: 151,936 entries
     per token). Same FLOPs in the ledger (the LM head is still computed, in chunks)."""
 
+    log_steps: int = 50
+    """How often the Trainer's own logging runs (its metrics dict, grad norm and ``on_log`` callbacks; with
+    ``token_metrics``, their averages over these steps). The ledger (``train_log.jsonl``, TensorBoard) writes its
+    row every optimiser step regardless, from the step itself. Logging every step cost the smallest embedded
+    student ~1 ms of its ~25 ms steps (``benchmarks/train_throughput.py``)."""
+
     def key(self) -> dict[str, Any]:
-        """The settings that define a run's work (``threads`` does not). Settings added after runs were
-        published enter only when set away from their default, so those runs stay finished."""
+        """The settings that define a run's work (``threads`` and ``log_steps`` do not). Settings added after
+        runs were published enter only when set away from their default, so those runs stay finished."""
         later = {"liger_kernel": False}
-        return {k: v for k, v in asdict(self).items() if k != "threads" and not (k in later and v == later[k])}
+        return {k: v for k, v in asdict(self).items()
+                if k not in ("threads", "log_steps") and not (k in later and v == later[k])}
 
 
 @dataclass
@@ -443,9 +450,11 @@ def trainer_classes() -> tuple[type, type, type, type]:
     (plan, analyze, generate) never train.
 
     * ``StepLedger(log_path, arch, lora, tensorboard_dir)`` writes one ``train_log.jsonl`` row per optimiser
-      step (samples, tokens, loss, LR, FLOPs) from the lengths ``LedgerTrainer`` hands it;
-    * ``LedgerTrainer(..., step_ledger=)`` reads each micro-batch's sample lengths before the step (gathered
-      over ranks);
+      step (samples, tokens, loss, LR, FLOPs) at the step's end, from what ``LedgerTrainer`` hands it — not
+      from the Trainer's logs, so the Trainer may log every K steps (``TrainConfig.log_steps``);
+    * ``LedgerTrainer(..., step_ledger=)`` hands it each micro-batch's sample lengths (gathered over ranks),
+      the step's learning rate and the sum of its micro-batches' reported losses (what the Trainer's own
+      ``loss`` log sums at ``logging_steps=1``: mean over ranks, no NaN filter);
     * ``QuietProgress`` is transformers' progress bar without the per-step metrics dict under it;
     * ``CheckpointOnSigterm(flag)`` saves a checkpoint and stops at the end of the step once ``flag`` is set.
     """
@@ -460,6 +469,9 @@ def trainer_classes() -> tuple[type, type, type, type]:
             self.pending: list[int] = []
             self.rows: list[dict[str, Any]] = []
             self.writer = None
+            self.loss: Any = None  # the step's loss so far (a tensor: no device sync until the step ends)
+            self.learning_rate = float("nan")
+            self.gather: Any = None  # set by LedgerTrainer under several processes: the ranks' losses averaged
 
         def on_train_begin(self, args, state, control, **kw):
             # On resume, keep the rows of the steps the checkpoint holds and continue after them.
@@ -479,14 +491,17 @@ def trainer_classes() -> tuple[type, type, type, type]:
                 except ImportError:  # tensorboard not installed: the JSONL ledger is the record
                     self.writer = None
 
-        def on_log(self, args, state, control, logs=None, **kw):
-            if not logs or "loss" not in logs or not self.pending:
+        def on_step_end(self, args, state, control, **kw):
+            if not self.pending:
                 return
             lengths, self.pending = self.pending, []
+            loss, self.loss = self.loss, None
+            if loss is not None and self.gather is not None:
+                loss = self.gather(loss.reshape(1)).mean()
             flops = train_flops(self.arch, lengths, lora=self.lora)
             cum = (self.rows[-1]["cumulative_flops"] if self.rows else 0.0) + flops
             row = {"step": state.global_step, "samples": len(lengths), "tokens": sum(lengths),
-                   "loss": float(logs["loss"]), "learning_rate": float(logs.get("learning_rate", float("nan"))),
+                   "loss": float("nan") if loss is None else float(loss), "learning_rate": self.learning_rate,
                    "flops": flops, "cumulative_flops": cum, "convention": "paper"}
             self.rows.append(row)
             if not state.is_world_process_zero:
@@ -506,6 +521,8 @@ def trainer_classes() -> tuple[type, type, type, type]:
             super().__init__(*args, **kwargs)
             self.step_ledger = step_ledger
             self.token_metrics = token_metrics
+            if self.accelerator.num_processes > 1:
+                step_ledger.gather = self.accelerator.gather
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             if self.token_metrics or not model.training:
@@ -521,8 +538,13 @@ def trainer_classes() -> tuple[type, type, type, type]:
                 t = torch.tensor(lengths, device=acc.device)
                 t = acc.gather(acc.pad_across_processes(t, pad_index=-1))
                 lengths = [int(x) for x in t.tolist() if x >= 0]
-            self.step_ledger.pending.extend(lengths)
-            return super().training_step(model, inputs, num_items_in_batch)
+            ledger = self.step_ledger
+            if not ledger.pending:  # the step's first micro-batch: the rate the optimiser step will use
+                ledger.learning_rate = float(self._get_learning_rate())
+            ledger.pending.extend(lengths)
+            loss = super().training_step(model, inputs, num_items_in_batch)
+            ledger.loss = loss if ledger.loss is None else ledger.loss + loss
+            return loss
 
     class QuietProgress(ProgressCallback):
         def on_log(self, args, state, control, logs=None, **kw):
@@ -628,7 +650,7 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples | None, toke
         gradient_accumulation_steps=accum,
         num_train_epochs=cfg.epochs,
         max_length=cfg.max_length,
-        logging_steps=1,
+        logging_steps=cfg.log_steps,  # the ledger's rows do not depend on it
         save_strategy="steps" if cfg.save_steps > 0 else "no",
         save_steps=cfg.save_steps if cfg.save_steps > 0 else 500,
         save_total_limit=1,
