@@ -102,3 +102,19 @@ def test_a_generate_option_reaches_the_run_and_a_bad_one_is_one_line(tmp_path):
     assert res.exit_code == 2 and "an MFU is a fraction of the peak, at most 1" in res.output  # the file's bound
     res = CliRunner().invoke(app, ["study", "plan", "quick", "--out", str(tmp_path / "s"), "--peak-flops", "2e15"])
     assert res.exit_code == 0 and "2e+15 FLOP/s" in res.output
+
+
+def test_the_pair_exchange_functions_take_their_configs_defaults():
+    """``import_pairs`` / ``export_pairs`` keywords are ``ImportConfig`` / ``ExportConfig`` fields with the same
+    defaults, so the library and ``sor pairs import|export`` behave alike."""
+    import inspect
+
+    from scale_or_reason.teacher.exchange import export_pairs, import_pairs
+
+    for fn, cls in ((import_pairs, ImportConfig), (export_pairs, ExportConfig)):
+        params = inspect.signature(fn).parameters
+        for f in dataclasses.fields(cls):
+            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+            assert f.name in params, (fn.__name__, f.name)
+            assert list(params[f.name].default) == default if isinstance(default, list) \
+                else params[f.name].default == default, (fn.__name__, f.name)

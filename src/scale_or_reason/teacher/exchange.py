@@ -127,9 +127,11 @@ class ImportConfig:
     """Rows per written shard (memory stays flat whatever the corpus size)."""
 
 
-def export_pairs(store: Path, out: Path, *, drop_flags: Iterable[str] = (), rows_per_file: int = 100_000,
-                 overwrite: bool = False) -> dict[str, Any]:
-    """Write the store's pairs as a dataset folder in the released layout; returns counts.
+def export_pairs(store: Path, out: Path, *, drop_flags: Iterable[str] = (),
+                 rows_per_file: int = ExportConfig.rows_per_file,
+                 overwrite: bool = ExportConfig.overwrite) -> dict[str, Any]:
+    """Write the store's pairs as a dataset folder in the released layout; returns counts. The keywords are
+    ``ExportConfig``'s fields, with its defaults.
 
     ``drop_flags`` leaves out pairs carrying any of those flags (``truncated``, ``empty_answer``,
     ``toggle_ignored``, ``disagree``); by default every stored pair is exported. ``overwrite``
@@ -305,10 +307,12 @@ def _import_chunk(cols: dict[str, list[Any]], arrow: dict[str, pa.Array], start:
     return columns_table(out, n, constants), skipped
 
 
-def import_pairs(source: str, store: Path, *, split: str = RELEASED_SPLIT, teacher: str | None = None,
-                 limit: int | None = None, tokenizer: Any = None, shard_size: int = 4096,
+def import_pairs(source: str, store: Path, *, split: str = ImportConfig.split,
+                 teacher: str | None = ImportConfig.teacher, limit: int | None = ImportConfig.limit,
+                 tokenizer: Any = ImportConfig.tokenizer, shard_size: int = ImportConfig.shard_size,
                  progress: bool = False) -> dict[str, Any]:
-    """Read pairs in the released layout from ``source`` into the pair store ``store``; returns counts.
+    """Read pairs in the released layout from ``source`` into the pair store ``store``; returns counts. The
+    keywords are ``ImportConfig``'s fields, with its defaults (``tokenizer`` may also be a loaded tokenizer).
 
     Rerunning skips rows already imported (ids from row index + prompt), so an interrupted import
     resumes. ``tokenizer`` (a Hugging Face tokenizer or its path) makes token counts exact; without it they
