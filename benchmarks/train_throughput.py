@@ -104,8 +104,10 @@ def run_sor_without_ledger(spec, arm, samples, tdir, out, tcfg) -> float:
 
 def ledger_seconds(spec, arm, samples, tdir, out, tcfg) -> tuple[float, float]:
     """(seconds spent in the FLOPs ledger's own code, the run's wall): the per-micro-batch length read
-    (``train._sample_lengths``) and the per-step callback (``StepLedger.on_log``: FLOPs, the JSONL row, TensorBoard)
-    timed directly -- a difference of two noisy walls cannot resolve 1%."""
+    (``train._sample_lengths``) and the per-step callback (``StepLedger.on_step_end``: FLOPs, the loss read, the
+    JSONL row, TensorBoard) timed directly -- a difference of two noisy walls cannot resolve 1%. Not timed: the
+    step's learning-rate read and loss sum in ``LedgerTrainer.training_step`` (a float and a tensor add per
+    micro-batch)."""
     import scale_or_reason.train as tr
 
     spent = [0.0]
@@ -120,12 +122,12 @@ def ledger_seconds(spec, arm, samples, tdir, out, tcfg) -> tuple[float, float]:
         return wrapper
 
     step_ledger = tr.trainer_classes()[0]
-    original_lengths, original_on_log = tr._sample_lengths, step_ledger.on_log
-    tr._sample_lengths, step_ledger.on_log = timed(original_lengths), timed(original_on_log)
+    original_lengths, original_on_step_end = tr._sample_lengths, step_ledger.on_step_end
+    tr._sample_lengths, step_ledger.on_step_end = timed(original_lengths), timed(original_on_step_end)
     try:
         wall, _ = run_sor(spec, arm, samples, tdir, out, tcfg)
     finally:
-        tr._sample_lengths, step_ledger.on_log = original_lengths, original_on_log
+        tr._sample_lengths, step_ledger.on_step_end = original_lengths, original_on_step_end
     return spent[0], wall
 
 

@@ -45,7 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..records import PairedSample
-from ..util import acquire_lock, atomic_path, parquet_batches, read_json, write_json
+from ..util import acquire_lock, atomic_path, open_parquet, read_json, write_json
 
 __all__ = [
     "PAIR_SCHEMA",
@@ -152,12 +152,13 @@ def iter_pairs(directory: Path, pattern: str = "*.parquet", *, columns: list[str
                batch_size: int = 2048) -> Iterator[list[dict[str, Any]]]:
     """Stream the store's rows as lists of dicts, one record batch at a time (bounded memory)."""
     for shard in _shards(directory, pattern):
-        names = set(pq.read_schema(shard).names)
+        pf = open_parquet(shard)  # one footer read for the schema check and the batches
+        names = set(pf.schema_arrow.names)
         missing = REQUIRED - names
         if missing and columns is None:
             raise ValueError(f"{shard}: missing column(s) {', '.join(sorted(missing))}")
         cols = None if columns is None else [c for c in columns if c in names]
-        for batch in parquet_batches(shard, batch_size, cols):
+        for batch in pf.iter_batches(batch_size=batch_size, columns=cols):
             yield batch.to_pylist()
 
 
