@@ -374,7 +374,7 @@ def generate(
     except (ValueError, FileNotFoundError, BackendError, SystematicFailure) as e:
         _fail(str(e))  # _fail escapes: messages may hold brackets, e.g. "scale-or-reason[openai]"
     typer.echo(summary_json(summary) if as_json else format_summary(summary))
-    if summary.get("pending_failures"):  # stored; a rerun asks only for the rest
+    if not cfg.failures_tolerated(summary):  # stored; a rerun asks only for the rest
         raise typer.Exit(1)
 
 

@@ -352,3 +352,38 @@ def test_a_students_base_learning_rate_trains_its_base_alone(tmp_path):
     bad.write_text(_drop_table(text, "[base]"))
     with pytest.raises(ValueError, match=r"base_learning_rate: needs a \[base\] table"):
         load_study_file(bad)
+
+
+def test_a_generate_stage_finishes_with_the_failed_prompts_it_may_leave_out(tmp_path, capsys):
+    """A teacher that fails a prompt for good blocks the generate stage (a rerun retries it), unless
+    ``[teacher].max_failed_prompts`` allows that many: then the stage is done, its pairs are the answered prompts,
+    and the failure stays recorded. The setting is not part of the stage's key."""
+    import dataclasses as dc
+
+    from scale_or_reason.study.config import PromptSource
+    from scale_or_reason.teacher.store import read_failures, read_pairs
+
+    from tests.teacher.test_openai_backend import FaultServer, _write_prompts
+
+    src = _write_prompts(tmp_path / "p.jsonl", ["plain one", "plain two", "server error [500]"])
+    base = load_study_file("quick")
+    with FaultServer() as srv:
+        teacher = dc.replace(base.teacher, backend="openai", model="toy/Qwen3-toy", base_url=srv.url,
+                             profile="qwen3", max_retries=0, timeout_s=2.0, probe_pairs=0,
+                             sampling_ift="temperature=0,top_k=none,min_p=none,max_tokens=64",
+                             sampling_reasoning="temperature=0,top_k=none,min_p=none,max_tokens=64")
+        cfg = base.with_changes(teacher=teacher, prompts=[PromptSource(name="P", source=str(src))])
+        out = tmp_path / "study"
+        with pytest.raises(RuntimeError, match=r"1 prompt\(s\) of P failed.*max_failed_prompts = 0"):
+            run_study(cfg, out, only=["generate/P"])
+        assert "[teacher].max_failed_prompts" in capsys.readouterr().err.replace("\n", "")  # as written, not markup
+        allowed = cfg.with_changes(teacher=dc.replace(teacher, max_failed_prompts=1))
+
+        def key(c):
+            return next(t.key for t in expand(c) if t.id == "generate/P")
+
+        assert key(allowed) == key(cfg)
+        summary = run_study(allowed, out, only=["generate/P"])
+    assert summary["failed"] == {} and task_states(expand(allowed), out)["generate/P"].status == "done"
+    assert sorted(p.prompt for p in read_pairs(out / "pairs" / "P")) == ["plain one", "plain two"]
+    assert {f["mode"] for f in read_failures(out / "pairs" / "P")} == {"ift", "reasoning"}  # still recorded

@@ -271,6 +271,9 @@ def test_a_systematic_error_stops_the_run_and_the_cli_exits_non_zero(tmp_path):
         rejected.write_text("[generate]\nsend_chat_template_kwargs = false\n")
         res = CliRunner().invoke(app, args + ["--config", str(rejected)])
         assert res.exit_code == 1 and "failed prompts pending: 1" in res.output
+        # a prompt allowed to stay failed: still recorded and listed, but the run is finished (exit 0)
+        res = CliRunner().invoke(app, args + ["--config", str(rejected), "--max-failed-prompts", "1"])
+        assert res.exit_code == 0 and "failed prompts pending: 1" in res.output
         assert CliRunner().invoke(app, args).exit_code == 0
 
 

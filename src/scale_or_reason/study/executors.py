@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 
 from .config import ExecutorSection, StudyConfig
 from .graph import Task, mark, task_states
@@ -155,11 +156,11 @@ class LocalExecutor:
                 except Exception as e:  # recorded by run_task; siblings go on
                     bad.add(t.id)
                     summary.failed[t.id] = _one_line(e)
-                    console.print(f"[red]x[/] {t.id}: {_one_line(e)}")
+                    console.print(f"[red]x[/] {t.id}: {escape(_one_line(e))}")  # messages hold brackets
                     logging.getLogger(__name__).debug("task %s failed", t.id, exc_info=True)
                 else:
                     summary.done.append(t.id)
-                    console.print(f"[green]v[/] {t.id} ({time.time() - t0:.1f} s) {_summary_text(result)}")
+                    console.print(f"[green]v[/] {t.id} ({time.time() - t0:.1f} s) {escape(_summary_text(result))}")
                 summary.seconds[t.stage] = summary.seconds.get(t.stage, 0.0) + time.time() - t0
                 progress.advance(bar)
         return summary

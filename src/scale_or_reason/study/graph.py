@@ -52,8 +52,8 @@ __all__ = ["Task", "TaskState", "expand", "grid_run", "mark", "run_name", "task_
 # Generation settings that do not change what is generated (throughput, retries, display).
 _TEACHER_RUNTIME = {"concurrency", "timeout_s", "max_retries", "backoff_base_s", "backoff_max_s", "batch_size",
                     "shard_size", "flush_seconds", "progress", "api_key_env", "api_key_file", "device", "tensor_parallel_size",
-                    "probe_pairs", "base_url"}
-_TRAIN_RUNTIME = {"threads", "tensorboard", "save_steps"}
+                    "probe_pairs", "base_url", "max_failed_prompts"}
+_TRAIN_RUNTIME = {"threads", "tensorboard", "save_steps", "log_steps"}
 _PLAN_ONLY = {"expected_prompts", "expected_prompt_tokens", "expected_ift_tokens", "expected_reasoning_tokens"}
 _PLAN_ONLY_RUN = {"architecture"}  # a finished run's fields that only the plan reads
 _EVAL_RUNTIME = {"batch_size", "threads", "device", "concurrency", "timeout_s", "max_retries", "api_key_env", "api_key_file",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ from ..train import StreamedArm, arm_from_stores
 from ..util import atomic_path, read_json, wilson_interval, write_json
 from .config import StudyConfig
 from .graph import Task
+
+log = logging.getLogger(__name__)
 
 console = Console(stderr=True)
 
@@ -131,11 +134,15 @@ def _generate(cfg: StudyConfig, task: Task, out: Path) -> dict[str, Any]:
         id_field=source.id_field, family_field=source.family_field, tokenizer=tok, progress=console.is_terminal,
         probe_pairs=0 if cfg.teacher.backend == "synthetic" else cfg.teacher.probe_pairs)
     summary = generate(gcfg)
-    if summary.get("pending_failures"):  # as `sor generate` exits 1: not done, so a rerun retries the prompts
+    if not gcfg.failures_tolerated(summary):  # as `sor generate` exits 1: not done, a rerun retries the prompts
         first = (summary.get("failures") or [{}])[0]
         raise RuntimeError(f"{summary['pending_failures']} prompt(s) of {source.name} failed (first: "
                            f"{first.get('prompt_id', '?')}: {first.get('reason', 'see the failure records')}); "
-                           f"the pairs made are kept and a rerun asks only the failed prompts again")
+                           f"the pairs made are kept and a rerun asks only the failed prompts again "
+                           f"([teacher].max_failed_prompts = {gcfg.max_failed_prompts})")
+    if summary.get("pending_failures"):
+        log.warning("%s: %d prompt(s) failed for good, left out of every arm ([teacher].max_failed_prompts = %d)",
+                    source.name, summary["pending_failures"], gcfg.max_failed_prompts)
     return {k: v for k, v in summary.items() if isinstance(v, (int, float, str))}
 
 

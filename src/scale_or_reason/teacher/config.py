@@ -121,13 +121,24 @@ class GenerateConfig:
     fail_fast_after: int = 16
     """Stop the run when this many prompts in a row fail with the same error (a wrong model name, a rejected key,
     a server down): each is recorded, and the rest of the dataset is not tried prompt by prompt. 0: never stop."""
+    max_failed_prompts: int = 0
+    """Prompts that may stay failed after their retries without failing the run: ``sor generate`` exits 0 and a
+    study's generate stage finishes, those prompts left out of every arm (each arm draws from the pairs made).
+    For a teacher that refuses a few prompts for good (context overflow, a content filter), which would otherwise
+    block a study of a million prompts. The failures stay recorded and listed; a ``sor generate`` rerun retries
+    them. 0: every prompt must be answered."""
     progress: bool = True
     """Show a progress bar (stderr) with pairs/s and tokens/s per mode."""
+
+    def failures_tolerated(self, summary: dict[str, Any]) -> bool:
+        """Whether a run whose summary is ``summary`` is finished despite its pending failed prompts."""
+        return int(summary.get("pending_failures") or 0) <= self.max_failed_prompts
 
     def __post_init__(self) -> None:
         # the bounds a TOML table, a CLI option and a Python call all meet (one line naming the field)
         for name, low in (("limit", 1), ("concurrency", 1), ("max_retries", 0), ("batch_size", 1),
-                          ("tensor_parallel_size", 1), ("shard_size", 1), ("probe_pairs", 0), ("fail_fast_after", 0)):
+                          ("tensor_parallel_size", 1), ("shard_size", 1), ("probe_pairs", 0), ("fail_fast_after", 0),
+                          ("max_failed_prompts", 0)):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < low):
                 raise ValueError(f"generate option {name}: must be an integer >= {low}, got {value!r}")
