@@ -3,7 +3,8 @@
 Reads a study directory written by ``sor study run`` (with a ``[base]`` stage) and measures, per student:
 
 * base fact recall, closed-set over the attribute's 8 values (chance 12.5%), on the facts distillation asks
-  (``train``) and on those it never asks (``test``: what General test questions need);
+  (``train``) and on those it never asks (``dev``: what chooses settings; ``test``: what General test questions
+  need);
 * the base's elementary arithmetic, closed-set over 0..19 (chance 5%), and its option matching on held-out
   drills (chance 25%);
 * per distilled run, the multiple-choice letter probe: fed the gold trace and final answer up to the option
@@ -35,21 +36,21 @@ def main() -> int:
     args = ap.parse_args()
     study = json.loads((args.study / "study.json").read_text())
     mc = generate_tasks("General-MC", 60, split="test") + generate_tasks("Math-MC", 60, split="test")
-    lines = ["| student | base recall, train facts | base recall, test facts | base arithmetic | base option matching | "
-             "letter probe IFT | letter probe reasoning |", "|---|---|---|---|---|---|---|"]
+    lines = ["| student | base recall, train facts | base recall, dev facts | base recall, test facts | base arithmetic | "
+             "base option matching | letter probe IFT | letter probe reasoning |", "|---|---|---|---|---|---|---|---|"]
     t0 = time.time()
     for s in study["students"]:
         name = s["name"]
         base = args.study / "bases" / name
         cells = []
         if base.exists():
-            for split in ("train", "test"):
+            for split in ("train", "dev", "test"):
                 r = fact_recall(base, split)
                 cells.append(f"{100 * r['accuracy']:.0f}% (n {r['n']})")
             cells.append(f"{100 * arithmetic_recall(base)['accuracy']:.0f}%")
             cells.append(f"{100 * option_matching(base)['accuracy']:.0f}%")
         else:
-            cells += ["-", "-", "-", "-"]
+            cells += ["-", "-", "-", "-", "-"]
         for arm, thinking in (("ift", False), ("reasoning", True)):
             run = args.study / "runs" / f"{name}-{arm}"
             chosen = args.study / "select" / f"{name}-{arm}.json"

@@ -5,7 +5,8 @@
 
 The README gives the command, date, machine and wall time, the accuracy table (per student x arm x family: the
 mean over training seeds, the pooled 95% Wilson interval of all seeds' answers, and the seeds' range), the
-dev-split learning-rate choices, and the report's one answer per family, verbatim. Nothing is recomputed by hand:
+dev-split learning-rate choices, the bases' settings, the design probes when given (``--probes``), and the
+report's one answer per family, verbatim. Nothing is recomputed by hand:
 every number comes from the study's own files.
 """
 
@@ -77,13 +78,28 @@ def _selections(study: Path) -> str:
     return head + "\n" + "\n".join(rows)
 
 
-def main() -> int:
+def _bases(study: Path) -> str:
+    """One row per base (``bases/<student>/ledger.json``): its peak learning rate, steps, tokens, FLOPs, final loss."""
+    rows = []
+    for f in sorted((study / "bases").glob("*/ledger.json")):
+        d = json.loads(f.read_text())
+        rows.append(f"| {d['student']} | {d['peak_lr']:g} | {d['steps']:,} | {d['tokens']:,} | {d['train_flops']:.3g} "
+                    f"| {d['final_loss']:.3f} |")
+    if not rows:
+        return ""
+    return ("| student | peak LR | steps | tokens | FLOPs | final loss |\n|---|---|---|---|---|---|\n"
+            + "\n".join(rows))
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("study", type=Path)
     ap.add_argument("dest", type=Path)
     ap.add_argument("--command", required=True)
     ap.add_argument("--wall-seconds", type=float, required=True)
-    args = ap.parse_args()
+    ap.add_argument("--probes", type=Path, default=None,
+                    help="a Markdown table to include as the design probes (benchmarks/embedded_design.py's output)")
+    args = ap.parse_args(argv)
     study, dest = args.study, args.dest
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy(study / "results.csv", dest / "results.csv")
@@ -110,6 +126,13 @@ def main() -> int:
         text += ["## Learning rates chosen on the dev split", "",
                  "Mean dev accuracy (%) per learning-rate scale (x the run's peak LR), seed 0; the chosen scale "
                  "trains the other seeds.", "", sel, ""]
+    bases = _bases(study)
+    if bases:
+        text += ["## Base stage", "",
+                 "One pretrained base per size, shared by every arm and seed; its FLOPs are in no frontier.", "",
+                 bases, ""]
+    if args.probes:
+        text += ["## Design probes", "", args.probes.read_text().strip(), ""]
     text += ["## The report's answers (verbatim)", ""]
     text += [f"- {v['answer']}" for v in analysis["verdicts"]]
     (dest / "README.md").write_text("\n".join(text) + "\n")

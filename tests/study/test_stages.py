@@ -67,6 +67,36 @@ def test_the_base_stage_is_shared_by_the_arms_and_charged_to_none(study):
             assert len(rows) == 4 and (rows.train_flops == ledger["train_flops"]).all()
 
 
+def test_a_finished_study_is_published_from_its_own_files(study, tmp_path):
+    """``scripts/publish_study.py``: results and report copied as they are; the README's accuracy cells are the
+    results' own figures with their Wilson intervals, one base row per ledger, the probes given, every answer."""
+    import runpy
+    from pathlib import Path
+
+    out, _ = study
+    script = Path(__file__).resolve().parents[2] / "scripts" / "publish_study.py"
+    probes = tmp_path / "probes.md"
+    probes.write_text("| student | recall |\n|---|---|\n| s1 | 42% |\n")
+    dest = tmp_path / "pub"
+    assert runpy.run_path(str(script))["main"]([str(out), str(dest), "--command", "sor study run quick",
+                                                "--wall-seconds", "3725", "--probes", str(probes)]) == 0
+    assert (dest / "results.csv").read_bytes() == (out / "results.csv").read_bytes()
+    assert (dest / "report.html").read_bytes() == (out / "report" / "report.html").read_bytes()
+    readme = (dest / "README.md").read_text()
+    assert "- command: `sor study run quick`" in readme and "- wall time: 1 h 2 min 5 s" in readme
+    results = pd.read_csv(out / "results.csv")
+    row = results[(results.student == "s1") & (results.arm == "ift") & (results.family == "Math-OE")].iloc[0]
+    cells = [c.strip() for c in ("| s1 (" + readme.split("| s1 (")[1].split("\n")[0]).split("|")[1:-1]]
+    assert cells[1] == "ift" and cells[3 + FAMILIES.index("Math-OE")].startswith(f"{100 * row.accuracy:.0f} [")
+    bases = readme.split("## Base stage")[1].split("##")[0]
+    for s in ("s1", "s4"):
+        ledger = json.loads((out / "bases" / s / "ledger.json").read_text())
+        assert f"| {s} | {ledger['peak_lr']:g} | {ledger['steps']:,} |" in bases
+    assert "## Design probes" in readme and "| s1 | 42% |" in readme
+    verdicts = json.loads((dest / "verdicts.json").read_text())
+    assert verdicts and all(f"- {v['answer']}" in readme for v in verdicts)
+
+
 def test_the_plan_prices_a_base_from_its_corpus_exactly_as_it_trains(study, tmp_path):
     import shutil
 
