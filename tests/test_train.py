@@ -421,3 +421,21 @@ def test_liger_is_refused_without_cuda_and_a_later_setting_keeps_old_run_keys(ti
         spec, "ift", samples, dataclasses.replace(base, liger_kernel=True), "x")
     assert run_key(spec, "ift", samples, base, "x") == run_key(
         spec, "ift", samples, dataclasses.replace(base, threads=1), "x")
+
+
+def test_the_terminal_progress_bar_shows_the_loss_not_the_metrics_dict():
+    import io
+
+    from tqdm.auto import tqdm
+    from transformers import TrainerState
+
+    from scale_or_reason.train import trainer_classes
+
+    progress = trainer_classes()[2]()
+    out = io.StringIO()
+    progress.training_bar = tqdm(total=10, file=out)
+    state = TrainerState()
+    progress.on_log(None, state, None, logs={"loss": 1.23456, "grad_norm": 2.0, "learning_rate": 1e-3})
+    assert progress.training_bar.postfix == "loss 1.235"
+    progress.training_bar.refresh()
+    assert "loss 1.235" in out.getvalue() and "grad_norm" not in out.getvalue()

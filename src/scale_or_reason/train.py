@@ -455,7 +455,7 @@ def trainer_classes() -> tuple[type, type, type, type]:
     * ``LedgerTrainer(..., step_ledger=)`` hands it each micro-batch's sample lengths (gathered over ranks),
       the step's learning rate and the sum of its micro-batches' reported losses (what the Trainer's own
       ``loss`` log sums at ``logging_steps=1``: mean over ranks, no NaN filter);
-    * ``QuietProgress`` is transformers' progress bar without the per-step metrics dict under it;
+    * ``QuietProgress`` is transformers' progress bar with the logged loss beside it, not the metrics dict under it;
     * ``CheckpointOnSigterm(flag)`` saves a checkpoint and stops at the end of the step once ``flag`` is set.
     """
     import torch
@@ -553,7 +553,9 @@ def trainer_classes() -> tuple[type, type, type, type]:
 
     class QuietProgress(ProgressCallback):
         def on_log(self, args, state, control, logs=None, **kw):
-            return None
+            # the loss (mean since the last log) beside the bar, instead of the metrics dict printed under it
+            if state.is_world_process_zero and self.training_bar is not None and logs and "loss" in logs:
+                self.training_bar.set_postfix_str(f"loss {logs['loss']:.3f}", refresh=False)
 
     class CheckpointOnSigterm(TrainerCallback):
         """SIGTERM (preemption): finish the optimiser step, save a checkpoint, stop; the rerun resumes there."""
