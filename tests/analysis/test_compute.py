@@ -188,6 +188,20 @@ def test_chance_level_targets_are_not_equivalences():
     assert "No point learned" not in t and "(1 of 1 learned points: IFT 1)" in t
 
 
+def test_a_point_off_its_own_arms_frontier_is_never_a_target():
+    """Reasoning s3 (30%) costs more than reasoning s2 (50%) and learned less: IFT reaching 30% is no saving over
+    the reasoning arm, which got there itself at s2's cost. Against s3's cost the ratio would be inflated (the
+    published full profile's General-OE once read 'IFT s2 reaches reasoning s3's accuracy with 4.7x less')."""
+    df = table([row("s1", "ift", accuracy=0.35, baseline=0.1, train_flops=1e12),
+                row("s2", "reasoning", accuracy=0.5, baseline=0.1, train_flops=3e12),
+                row("s3", "reasoning", accuracy=0.3, baseline=0.1, train_flops=9e12)])
+    eqs = equivalences(df, method="measured", axes=("train_flops",))
+    assert [e for e in eqs if e.arm == "ift"] == []  # IFT (35%) reaches no frontier point; s3 is off it
+    df.loc[df.student.eq("s1"), "accuracy"] = 0.55  # now IFT s1 reaches the frontier point s2 (50%)
+    eqs = equivalences(df, method="measured", axes=("train_flops",))
+    assert [(e.student, e.target_student, e.ratio) for e in eqs if e.arm == "ift"] == [("s1", "s2", 3.0)]
+
+
 def test_ratio_sentences_need_a_significant_bootstrap_interval():
     """n = 200: IFT s4 (62%) vs reasoning s3 (60%) is noise, so no ratio is stated; n = 100,000: it is not."""
     (v,) = verdicts(_ladder(), boot=bootstrap(_ladder(), n_boot=400, seed=0))

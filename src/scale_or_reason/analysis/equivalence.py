@@ -1,6 +1,7 @@
 """Compute equivalences: "arm A at size a reaches arm B's accuracy at size b with k× less compute".
 
-For a target point ``b`` (student of arm B) and another arm A of the same family, the *reach cost*
+For a target point ``b`` (student of arm B, learned and on B's own frontier) and another arm A of the same
+family, the *reach cost*
 is what A needs on an axis (training FLOPs, or inference FLOPs per query) to be at least as
 accurate as ``b``. The ratio is ``k = cost(b) / reach cost``: ``k > 1`` means A gets there with
 ``k×`` less compute, ``k < 1`` that it needs ``1/k×`` more. Three methods, always named in the output:
@@ -258,6 +259,17 @@ above_baseline = learned
 """Former name of :func:`learned` (it compared the point estimate with the baseline)."""
 
 
+def _dominated(i: int, cost: np.ndarray, acc: np.ndarray) -> bool:
+    """Whether point ``i`` is off its own arm's frontier by point estimates: another point of the arm costs no more
+    and is at least as accurate, one of the two strictly. Such a point is never a target: the arm itself reaches its
+    accuracy more cheaply, so a ratio against its cost would credit the other arm with this arm's own waste (a
+    larger student that learned less than a smaller one)."""
+    ok = np.isfinite(cost) & np.isfinite(acc)
+    others = ok & (np.arange(len(cost)) != i)
+    better = others & (cost <= cost[i]) & (acc >= acc[i]) & ((cost < cost[i]) | (acc > acc[i]))
+    return bool(better.any())
+
+
 def _family_equivalences(fam: pd.DataFrame, family: str, axis: str, method: str,
                          fits: FitSet | None, boot: Bootstrap | None, tolerance: float,
                          boot_cols: dict[tuple[str, str], int]) -> list[Equivalence]:
@@ -279,6 +291,8 @@ def _family_equivalences(fam: pd.DataFrame, family: str, axis: str, method: str,
             "targets": [i for i, (_, r) in enumerate(pts.iterrows())
                         if finite(r[col]) and finite(r["accuracy"]) and learned(r)],
         }
+        c, y = per_arm[arm]["cost"], per_arm[arm]["acc"]
+        per_arm[arm]["targets"] = [i for i in per_arm[arm]["targets"] if not _dominated(i, c, y)]
     for tgt_arm in arms:
         tgt = per_arm[tgt_arm]
         t_idx = tgt["targets"]
@@ -359,7 +373,9 @@ def equivalences(
     """Every (target point b, other arm A) pair of each family where A reaches b's accuracy.
 
     Pairs where A never reaches b are left out, and so are targets b at or below their trivial
-    baseline (at 0% when the baseline is unknown): matching a chance-level point says nothing. ``fits`` is needed for ``method='fitted'``;
+    baseline (at 0% when the baseline is unknown): matching a chance-level point says nothing; and targets off
+    their own arm's frontier on the axis (a cheaper point of B is at least as accurate): B reaches that accuracy
+    more cheaply itself, so the ratio against b's cost would be inflated. ``fits`` is needed for ``method='fitted'``;
     ``boot`` adds intervals to ``measured`` and ``interpolated`` ratios. ``tolerance`` (fraction,
     measured only) accepts A points up to that much below b (the paper's "similar accuracy").
 
