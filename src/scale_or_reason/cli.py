@@ -75,6 +75,7 @@ def _study_done(summary: dict) -> None:
         typer.echo("No report yet: the analysis task has not run (see `sor study status`).")
         return
     err.print(f"results table: {summary['results']}")
+    _accuracy_glance(Path(summary["results"]))
     facts = Path(summary["report"]).parent / "analysis.json"
     if facts.exists():  # the report's lead, one answer per family
         try:
@@ -84,6 +85,32 @@ def _study_done(summary: dict) -> None:
         except (ValueError, OSError):
             pass
     typer.echo(f"Report: {summary['report']}")
+
+
+def _accuracy_glance(results: Path) -> None:
+    """The results table at a glance: accuracy (%) per student x arm x family, mean over seeds and benchmarks,
+    with the families' trivial baselines (the report has the intervals)."""
+    import pandas as pd
+    from rich.table import Table
+
+    from .records import FAMILIES
+
+    if not results.exists():
+        return
+    df = pd.read_csv(results)
+    df = df[df["family"].isin(FAMILIES)]
+    if df.empty:
+        return
+    acc = df.groupby(["student", "arm", "family"], sort=False)["accuracy"].mean().unstack("family")
+    fams = [f for f in FAMILIES if f in acc.columns]
+    base = df.groupby("family")["baseline"].first()
+    table = Table(title="accuracy % (mean over seeds and benchmarks; intervals in the report)",
+                  caption="baseline: " + ", ".join(f"{f} {100 * base[f]:.0f}" for f in fams))
+    for c in ("student", "arm", *fams):
+        table.add_column(c, justify="right" if c in fams else "left")
+    for (student, arm), r in acc.iterrows():
+        table.add_row(str(student), str(arm), *(f"{100 * r[f]:.0f}" if pd.notna(r[f]) else "-" for f in fams))
+    err.print(table)
 
 
 study_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Plan, run and follow a study described by a study file.")
