@@ -402,8 +402,10 @@ def equivalences(
     return out
 
 
-HEADLINE_RULE = ("a ratio is stated only when its 95% bootstrap interval lies above 1× (A reaches the target "
-                 "with less compute in at least 97.5% of replicates; replicates resample the benchmark items "
+HEADLINE_RULE = ("targets are learned points on their own arm's frontier (no cheaper point of that arm is at "
+                 "least as accurate); a ratio is stated only when its 95% bootstrap interval lies above 1× (A "
+                 "reaches the target with less compute in at least 97.5% of replicates; replicates resample the "
+                 "benchmark items "
                  "jointly for every point when per-sample answers exist, a paired test, else each point's "
                  "binomial, and training seeds when there are several); among those, the headline is the one "
                  "whose target is the most accurate point of the other arm (ties: the narrower interval), "
