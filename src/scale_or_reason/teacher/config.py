@@ -123,7 +123,8 @@ class GenerateConfig:
     a server down): each is recorded, and the rest of the dataset is not tried prompt by prompt. 0: never stop."""
     max_failed_prompts: int = 0
     """Prompts that may stay failed after their retries without failing the run: ``sor generate`` exits 0 and a
-    study's generate stage finishes, those prompts left out of every arm (each arm draws from the pairs made).
+    study's generate stage (one per ``[[prompts]]`` source) finishes, those prompts left out of every arm (each arm
+    draws from the pairs made; a prompt with one mode answered is no pair).
     For a teacher that refuses a few prompts for good (context overflow, a content filter), which would otherwise
     block a study of a million prompts. The failures stay recorded and listed; a ``sor generate`` rerun retries
     them. 0: every prompt must be answered."""
