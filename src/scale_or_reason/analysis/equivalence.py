@@ -50,7 +50,7 @@ from scale_or_reason.analysis.formatting import (
     fmt_ratio,
     jsonable,
 )
-from scale_or_reason.analysis.frontier import AXES, aggregate_by_family
+from scale_or_reason.analysis.frontier import AXES, aggregate_by_family, pareto_frontier
 from scale_or_reason.analysis.uncertainty import Bootstrap, percentile_interval
 
 METHODS: tuple[str, ...] = ("measured", "interpolated", "fitted")
@@ -259,17 +259,6 @@ above_baseline = learned
 """Former name of :func:`learned` (it compared the point estimate with the baseline)."""
 
 
-def _dominated(i: int, cost: np.ndarray, acc: np.ndarray) -> bool:
-    """Whether point ``i`` is off its own arm's frontier by point estimates: another point of the arm costs no more
-    and is at least as accurate, one of the two strictly. Such a point is never a target: the arm itself reaches its
-    accuracy more cheaply, so a ratio against its cost would credit the other arm with this arm's own waste (a
-    larger student that learned less than a smaller one)."""
-    ok = np.isfinite(cost) & np.isfinite(acc)
-    others = ok & (np.arange(len(cost)) != i)
-    better = others & (cost <= cost[i]) & (acc >= acc[i]) & ((cost < cost[i]) | (acc > acc[i]))
-    return bool(better.any())
-
-
 def _family_equivalences(fam: pd.DataFrame, family: str, axis: str, method: str,
                          fits: FitSet | None, boot: Bootstrap | None, tolerance: float,
                          boot_cols: dict[tuple[str, str], int]) -> list[Equivalence]:
@@ -281,6 +270,7 @@ def _family_equivalences(fam: pd.DataFrame, family: str, axis: str, method: str,
     per_arm: dict[str, dict[str, Any]] = {}
     for arm in arms:
         pts = fam[fam["arm"] == arm]
+        front = set(pareto_frontier(pts, col).index)  # finite cost and accuracy, not dominated within the arm
         names = pts["student"].astype(str).tolist()
         cols = [boot_cols.get((s, arm)) for s in names]
         per_arm[arm] = {
@@ -288,11 +278,10 @@ def _family_equivalences(fam: pd.DataFrame, family: str, axis: str, method: str,
             "cost": pts[col].to_numpy(dtype=float),
             "acc": pts["accuracy"].to_numpy(dtype=float),
             "cols": cols if use_boot and all(c is not None for c in cols) else None,
-            "targets": [i for i, (_, r) in enumerate(pts.iterrows())
-                        if finite(r[col]) and finite(r["accuracy"]) and learned(r)],
+            # learned points on the arm's own frontier: a point the arm beat more cheaply is no target (the ratio
+            # against its cost would credit the other arm with this arm's waste: a larger student that learned less)
+            "targets": [i for i, (idx, r) in enumerate(pts.iterrows()) if idx in front and learned(r)],
         }
-        c, y = per_arm[arm]["cost"], per_arm[arm]["acc"]
-        per_arm[arm]["targets"] = [i for i in per_arm[arm]["targets"] if not _dominated(i, c, y)]
     for tgt_arm in arms:
         tgt = per_arm[tgt_arm]
         t_idx = tgt["targets"]
@@ -402,14 +391,13 @@ def equivalences(
     return out
 
 
-HEADLINE_RULE = ("targets are learned points on their own arm's frontier (no cheaper point of that arm is at "
-                 "least as accurate); a ratio is stated only when its 95% bootstrap interval lies above 1× (A "
-                 "reaches the target with less compute in at least 97.5% of replicates; replicates resample the "
-                 "benchmark items "
-                 "jointly for every point when per-sample answers exist, a paired test, else each point's "
-                 "binomial, and training seeds when there are several); among those, the headline is the one "
-                 "whose target is the most accurate point of the other arm (ties: the narrower interval), "
-                 "never the largest ratio")
+HEADLINE_RULE = ("targets are learned points on their own arm's frontier (no cheaper point of that arm is at least"
+                 " as accurate); a ratio is stated only when its 95% bootstrap interval lies above 1× (A reaches "
+                 "the target with less compute in at least 97.5% of replicates; replicates resample the benchmark "
+                 "items jointly for every point when per-sample answers exist, a paired test, else each point's "
+                 "binomial, and training seeds when there are several); among those, the headline is the one whose"
+                 " target is the most accurate point of the other arm (ties: the narrower interval), never the "
+                 "largest ratio")
 """How :func:`headline` picks the sentence of a family and axis (shown in the report)."""
 
 
