@@ -42,7 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..extract import think_text
-from ..util import parquet_batches
+from ..util import open_parquet
 from .profiles import get_profile
 from .sources import iter_rows, make_prompt_id
 from .store import PairStore, columns_table, iter_pairs
@@ -219,10 +219,11 @@ def _column_chunks(source: str, split: str, n: int, limit: int | None) -> Iterat
     wanted = [*RELEASED_COLUMNS, "family"]
     path = Path(source)
     if path.is_file() and path.suffix == ".parquet":
-        names = pq.read_schema(path).names
+        pf = open_parquet(path)  # one footer read for the column check and the batches
+        names = pf.schema_arrow.names
         _check_columns(source, split, names)
         taken = 0
-        for batch in parquet_batches(path, batch_size=n, columns=[c for c in wanted if c in names]):
+        for batch in pf.iter_batches(batch_size=n, columns=[c for c in wanted if c in names]):
             if limit is not None:
                 if taken >= limit:
                     return
