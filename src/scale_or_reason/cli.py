@@ -88,28 +88,30 @@ def _study_done(summary: dict) -> None:
 
 
 def _accuracy_glance(results: Path) -> None:
-    """The results table at a glance: accuracy (%) per student x arm x family, mean over seeds and benchmarks,
-    with the families' trivial baselines (the report has the intervals)."""
+    """The results table at a glance: accuracy % [95% interval] per student x arm x family, pooled over seeds and
+    benchmarks by ``analysis.aggregate_by_family`` (what the report's frontiers use), with the baselines."""
     import pandas as pd
     from rich.table import Table
 
+    from .analysis import aggregate_by_family
     from .records import FAMILIES
 
     if not results.exists():
         return
-    df = pd.read_csv(results)
-    df = df[df["family"].isin(FAMILIES)]
-    if df.empty:
+    agg = aggregate_by_family(pd.read_csv(results))
+    agg = agg[agg["family"].isin(FAMILIES)]
+    if agg.empty:
         return
-    acc = df.groupby(["student", "arm", "family"], sort=False)["accuracy"].mean().unstack("family")
-    fams = [f for f in FAMILIES if f in acc.columns]
-    base = df.groupby("family")["baseline"].first()
-    table = Table(title="accuracy % (mean over seeds and benchmarks; intervals in the report)",
+    fams = [f for f in FAMILIES if f in set(agg["family"])]
+    base = agg.groupby("family")["baseline"].first()
+    table = Table(title="accuracy % [95% interval], pooled over seeds and benchmarks",
                   caption="baseline: " + ", ".join(f"{f} {100 * base[f]:.0f}" for f in fams))
     for c in ("student", "arm", *fams):
         table.add_column(c, justify="right" if c in fams else "left")
-    for (student, arm), r in acc.iterrows():
-        table.add_row(str(student), str(arm), *(f"{100 * r[f]:.0f}" if pd.notna(r[f]) else "-" for f in fams))
+    cells = {(r.student, r.arm, r.family): f"{100 * r.accuracy:.0f} [{100 * r.ci_low:.0f}-{100 * r.ci_high:.0f}]"
+             for r in agg.itertuples()}
+    for student, arm in dict.fromkeys(zip(agg["student"], agg["arm"])):
+        table.add_row(str(student), str(arm), *(cells.get((student, arm, f), "-") for f in fams))
     err.print(table)
 
 
