@@ -116,5 +116,5 @@ def test_the_pair_exchange_functions_take_their_configs_defaults():
         for f in dataclasses.fields(cls):
             default = f.default_factory() if f.default is dataclasses.MISSING else f.default
             assert f.name in params, (fn.__name__, f.name)
-            assert list(params[f.name].default) == default if isinstance(default, list) \
-                else params[f.name].default == default, (fn.__name__, f.name)
+            given = params[f.name].default
+            assert (list(given) if isinstance(default, list) else given) == default, (fn.__name__, f.name)

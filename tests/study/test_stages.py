@@ -296,11 +296,13 @@ def test_cli_demo_rerun_prints_report_path_and_flops_json(study):
     res = runner.invoke(app, ["demo", "--profile", "quick", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert res.stdout.strip().endswith(str(out / "report" / "report.html"))
-    # the results at a glance on stderr: one row per student x arm, the mean accuracy of each family
+    # the results at a glance on stderr: one row per student x arm, each family's pooled accuracy [interval]
     results = pd.read_csv(out / "results.csv")
-    s1 = results[(results.student == "s1") & (results.arm == "ift") & (results.family == "Math-OE")].accuracy.mean()
+    s1 = results[(results.student == "s1") & (results.arm == "ift") & (results.family == "Math-OE")].iloc[0]
     line = next(x for x in res.stderr.splitlines() if "s1" in x and "ift" in x)
-    assert f"{100 * s1:.0f}" in line.split("ift")[1].split() and "baseline: General-MC 25" in res.stderr
+    cells = [c.strip() for c in line.split("│")[1:-1]]
+    assert cells[:2] == ["s1", "ift"] and cells[2 + FAMILIES.index("Math-OE")].startswith(f"{100 * s1.accuracy:.0f} [")
+    assert "baseline: General-MC 25" in res.stderr
     res = runner.invoke(app, ["flops", "--model-config", str(out / "runs" / "s1-ift" / "config.json"),
                               "--prompt-tokens", "50", "--generated-tokens", "20", "--json"])
     assert res.exit_code == 0, res.output
