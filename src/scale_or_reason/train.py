@@ -132,7 +132,8 @@ class TrainConfig:
     """How often the Trainer's own logging runs (its metrics dict, grad norm and ``on_log`` callbacks; with
     ``token_metrics``, their averages over these steps). The ledger (``train_log.jsonl``, TensorBoard) writes its
     row every optimiser step regardless, from the step itself. Logging every step cost the smallest embedded
-    student ~1 ms of its ~25 ms steps (``benchmarks/train_throughput.py``)."""
+    student ~1 ms of its ~25 ms steps under a profiler; end to end (``benchmarks/train_throughput.py``) the
+    change was within that benchmark's noise."""
 
     def key(self) -> dict[str, Any]:
         """The settings that define a run's work (``threads`` and ``log_steps`` do not). Settings added after
@@ -513,7 +514,7 @@ def trainer_classes() -> tuple[type, type, type, type]:
 
         def write_tensorboard(self, row: dict[str, Any]) -> None:
             """The row's loss, learning rate, tokens and cumulative FLOPs as TensorBoard scalars (a view of the
-            JSONL ledger; ~0.35 ms per step on CPU, ``benchmarks/train_throughput.py`` times it apart)."""
+            JSONL ledger; 0.2-0.35 ms per step on CPU, ``benchmarks/train_throughput.py`` times it apart)."""
             for k in ("loss", "learning_rate", "tokens", "cumulative_flops"):
                 self.writer.add_scalar(f"train/{k}", row[k], row["step"])
 
