@@ -27,12 +27,14 @@ figures are meaningless there. Run from the repository root on a GPU machine::
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
 import gc
 import importlib.util
 import json
 import platform
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -172,6 +174,7 @@ def main() -> int:
     from scale_or_reason.train import StudentSpec, TrainConfig
 
     work = Path(tempfile.mkdtemp(prefix="sor-gpu-train-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # its runs' checkpoints
     corpus = [" ".join(WORDS)] * 50 + ["Question add the numbers The answer is boxed user assistant"] * 20
     tdir = save_tokenizer(build_tokenizer(corpus, vocab_size=400), work / "tok")
     lo, hi, mean = (16, 96, 48) if args.tiny else (512, 2800, 1683)

@@ -13,7 +13,9 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -42,7 +44,8 @@ def main() -> None:
     model_dir = smollm2_checkpoint(Path(tempfile.gettempdir()) / "sor-smollm2-135m")
     names = args.benchmarks or [n for n in list_specs() if not n.startswith("synthetic-")]
     specs = [load_spec(n) for n in names]
-    tmp = Path(tempfile.mkdtemp())
+    tmp = Path(tempfile.mkdtemp(prefix="sor-jury-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     with local_server(model_dir, log=tmp / "serve.log", timeout_s=120) as base_url:
         judges = [JudgeConfig(name, str(model_dir), base_url, system_prompt=system,
                               max_tokens=args.judge_max_tokens, seed=None, concurrency=2, timeout_s=300)

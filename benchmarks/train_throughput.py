@@ -25,8 +25,10 @@ of a 2048^3 matmul, with the same threads). Run from the repository root, alone 
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -199,6 +201,7 @@ def main() -> int:
 
     cfg = load_study_file("full")
     work = Path(tempfile.mkdtemp(prefix="sor-train-bench-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # its runs' checkpoints: gigabytes per invocation
     run_study(cfg, work, only=["generate"])  # the study's tokenizer and pairs, through the study itself
     tdir = work / "tokenizer"
     tok = AutoTokenizer.from_pretrained(tdir)
