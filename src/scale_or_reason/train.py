@@ -29,6 +29,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -635,7 +636,12 @@ def make_trainer(spec: StudentSpec, arm_name: str, samples: Samples | None, toke
                                  task_type="CAUSAL_LM")
         from peft import get_peft_model
 
-        model = get_peft_model(model, peft_config)
+        with warnings.catch_warnings():
+            # peft reads model.is_gradient_checkpointing, which transformers 5.2x deprecated: nothing of ours to
+            # change, and the warning would otherwise print once per LoRA run
+            warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated",
+                                    category=FutureWarning)
+            model = get_peft_model(model, peft_config)
     arch = Architecture.from_config(model.config)
     lr = peak_learning_rate(spec, arm_name, cfg.learning_rate)
     accum = cfg.batch_size // (cfg.micro_batch_size * world)  # the global batch stays cfg.batch_size samples
