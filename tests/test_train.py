@@ -439,3 +439,39 @@ def test_the_terminal_progress_bar_shows_the_loss_not_the_metrics_dict():
     assert progress.training_bar.postfix == "loss 1.235"
     progress.training_bar.refresh()
     assert "loss 1.235" in out.getvalue() and "grad_norm" not in out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["mixed:0.5", "base"])
+def test_the_toolkits_collator_returns_exactly_trls_batches(tiny_setup, tmp_path, kind):
+    """``PaddedBatch`` (numpy padding) replaces TRL's collator for plain right-padded batches: on the same rows
+    (distillation rows with prompt-masked labels, base-stage rows, rows without labels) both give the same tensors,
+    and the trainer's FLOPs estimate with the parameter count read once equals transformers' own."""
+    from transformers import AutoTokenizer, Trainer
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    from scale_or_reason.synthetic.corpus import CorpusConfig, base_corpus
+    from scale_or_reason.train import PaddedBatch, make_trainer
+
+    tdir, pairs = tiny_setup
+    spec, cfg = StudentSpec(name="t", config=TINY_QWEN3), TrainConfig(batch_size=32, micro_batch_size=16)
+    if kind == "base":
+        docs = base_corpus(CorpusConfig(fact_repeats=1, arithmetic_repeats=0, option_drills=8, chat_drills=8,
+                                        sentences_per_doc=4), AutoTokenizer.from_pretrained(tdir))[:32]
+        trainer = make_trainer(spec, "ift", None, tdir, tmp_path / "run", cfg, texts=docs).trainer
+    else:
+        trainer = make_trainer(spec, kind, build_arm(pairs, Arm.parse(kind), 32), tdir, tmp_path / "run", cfg).trainer
+    assert isinstance(trainer.data_collator, PaddedBatch)
+    rows = trainer.train_dataset.select_columns(
+        [c for c in ("input_ids", "labels") if c in trainer.train_dataset.column_names])
+    examples = [rows[i] for i in range(len(rows))]
+    assert len({len(e["input_ids"]) for e in examples}) > 1, "the rows must differ in length to test padding"
+    assert any(-100 in e["labels"] for e in examples) == (kind != "base")  # prompt tokens masked in distillation
+    unlabelled = [{"input_ids": e["input_ids"]} for e in examples[:16]]  # labels default to the inputs
+    trl = DataCollatorForLanguageModeling(pad_token_id=trainer.data_collator.pad_token_id)
+    for batch in (examples[:16], examples[16:], examples[:1], unlabelled):
+        ours, theirs = trainer.data_collator(batch), trl(batch)
+        assert ours.keys() == theirs.keys()
+        for key in theirs:
+            assert ours[key].dtype == theirs[key].dtype and torch.equal(ours[key], theirs[key]), key
+    batch = trainer.data_collator(examples[:16])
+    assert trainer.floating_point_ops(batch) == Trainer.floating_point_ops(trainer, batch) > 0
