@@ -95,13 +95,14 @@ def split_response(text: str, *, prompt_opened: bool = False, think_open: str = 
     A trace opened again after the last closing tag is unfinished too.
     """
     i = text.rfind(think_close)
-    j = text.rfind(think_open)
     if i < 0:
+        j = text.rfind(think_open)
         if j >= 0 or prompt_opened:
             body = text[j + len(think_open):] if j >= 0 else text
             return Response(answer="", trace=body.strip(), opened=True, closed=False)
         return Response(answer=text.strip(), trace="", opened=False, closed=False)
-    if j > i:  # a new trace opened after the last close and never closed
+    j = text.rfind(think_open, i + 1)  # the last open after the last close: only the tail is searched
+    if j >= 0:  # a new trace opened after the last close and never closed
         return Response(answer="", trace=text[j + len(think_open):].strip(), opened=True, closed=False)
     head, answer = text[:i], text[i + len(think_close):]
     k = head.find(think_open)
