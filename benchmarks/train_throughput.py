@@ -15,7 +15,7 @@ in one invocation on the same inputs, alternating (the order rotates every repea
   loop   a minimal loop: pre-tokenized, right-padded batches, forward, backward, clip, fused AdamW, no Trainer
 
 It prints medians, tokens/s (non-padding tokens), the ratio of each side's throughput to the loop's (of the
-medians, and paired: within each repeat, where both sides ran back to back, then its median), the
+medians, and paired: within each repeat, where the sides ran one after another, then its median), the
 padding fraction of the micro-batches, and MFU: the ledger's training FLOPs (paper convention: 6N per token
 plus attention) per second over this machine's fp32 matmul peak, measured in the same run (best of 5 timings
 of a 2048^3 matmul, with the same threads). Run from the repository root, alone on the machine::
@@ -258,7 +258,7 @@ def main() -> int:
                 rows.append({"student": student, "arm": arm_name, "side": s, "median_s": med[s],
                              "spread": f"{min(walls[s]):.2f}-{max(walls[s]):.2f}", "tokens_per_s": sum(lengths) / med[s],
                              "vs_loop": med["loop"] / med[s] if "loop" in med else float("nan"),
-                             # the same ratio within each repeat (the two sides ran back to back), then its median:
+                             # the same ratio within each repeat (the sides ran one after another), then its median:
                              # this machine's speed drifts by tens of percent over minutes, which a ratio of two
                              # medians taken across repeats does not cancel
                              "paired": sorted(lw / w for lw, w in zip(walls["loop"], walls[s])) if "loop" in walls
@@ -281,7 +281,7 @@ def main() -> int:
             f"{torch.get_num_threads()} threads, torch {torch.__version__}, Python {sys.version.split()[0]}, "
             f"{time.time() - t_start:.0f} s. Measured fp32 matmul peak: {peak / 1e9:.1f} GFLOP/s. Global batch "
             f"{GLOBAL_BATCH}; `sor` micro-batch {tcfg.micro_batch_size}; medians of {args.repeats} alternating repeats; "
-            f"*paired*: the loop's wall over the side's within each repeat (back to back), median and range.")
+            f"*paired*: the loop's wall over the side's within each repeat (one after another), median and range.")
     ledger = ("Ledger overhead (`sor`, timed inside the run: length reads per micro-batch + the per-step callback "
               "with FLOPs and the JSONL row; target <= 1%), and apart the TensorBoard view of the same rows (four "
               "scalars per step, `[train].tensorboard`, on by default):\n\n" + "\n".join(ledger_lines))
