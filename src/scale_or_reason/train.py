@@ -517,12 +517,14 @@ def trainer_classes() -> tuple[type, type, type, type]:
             self.pending: list[int] = []
             self.rows: list[dict[str, Any]] = []
             self.writer = None
+            self.file: Any = None  # train_log.jsonl, open for appending from the first step to the last
             self.loss: Any = None  # the step's loss so far (a tensor: no device sync until the step ends)
             self.learning_rate = float("nan")
             self.gather: Any = None  # set by LedgerTrainer under several processes: the ranks' losses averaged
 
         def on_train_begin(self, args, state, control, **kw):
             # On resume, keep the rows of the steps the checkpoint holds and continue after them.
+            self.close()
             kept = []
             if self.log_path.exists() and state.global_step > 0:
                 kept = [json.loads(x) for x in self.log_path.read_text().splitlines() if x.strip()]
@@ -531,6 +533,9 @@ def trainer_classes() -> tuple[type, type, type, type]:
             if not state.is_world_process_zero:
                 return
             self.log_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+            # kept open (an open per row was half the ledger's per-step cost); each row is flushed to the OS at
+            # once, so a killed run loses none
+            self.file = open(self.log_path, "a")
             if self.tensorboard_dir is not None:
                 try:
                     from torch.utils.tensorboard import SummaryWriter
@@ -554,8 +559,8 @@ def trainer_classes() -> tuple[type, type, type, type]:
             self.rows.append(row)
             if not state.is_world_process_zero:
                 return
-            with open(self.log_path, "a") as fh:
-                fh.write(json.dumps(row) + "\n")
+            self.file.write(json.dumps(row) + "\n")
+            self.file.flush()
             if self.writer is not None:
                 self.write_tensorboard(row)
 
@@ -566,8 +571,16 @@ def trainer_classes() -> tuple[type, type, type, type]:
                 self.writer.add_scalar(f"train/{k}", row[k], row["step"])
 
         def on_train_end(self, args, state, control, **kw):
+            self.close()
+
+        def close(self) -> None:
+            """Close the ledger file and the TensorBoard writer (at the end of training, or when it raised)."""
+            if self.file is not None:
+                self.file.close()
+                self.file = None
             if self.writer is not None:
                 self.writer.close()
+                self.writer = None
 
     class LedgerTrainer(SFTTrainer):
         def __init__(self, *args: Any, step_ledger: StepLedger, token_metrics: bool = True, **kwargs: Any):
@@ -847,6 +860,7 @@ def _fit(trainer: Any, run_dir: Path) -> tuple[Any, Any, float] | None:
             trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     finally:
         gc.unfreeze()
+        trainer.step_ledger.close()  # already closed unless training raised
     if flag.is_set():  # stopped early: not finished, no weights or DONE written (every rank got the signal)
         log.warning("%s: SIGTERM: checkpoint-%d saved, exiting; a rerun resumes from it", run_dir.name,
                     trainer.state.global_step)
