@@ -441,16 +441,17 @@ def test_the_terminal_progress_bar_shows_the_loss_not_the_metrics_dict():
     assert "loss 1.235" in out.getvalue() and "grad_norm" not in out.getvalue()
 
 
-@pytest.mark.parametrize("kind", ["mixed:0.5", "base"])
+@pytest.mark.parametrize("kind", ["mixed:0.5", "streamed", "base"])
 def test_the_toolkits_collator_returns_exactly_trls_batches(tiny_setup, tmp_path, kind):
     """``PaddedBatch`` (numpy padding) replaces TRL's collator for plain right-padded batches: on the same rows
-    (distillation rows with prompt-masked labels, base-stage rows, rows without labels) both give the same tensors,
+    (distillation rows with prompt-masked labels, listed or streamed from stores as a study's; base-stage rows;
+    rows without labels) both give the same tensors,
     and the trainer's FLOPs estimate with the parameter count read once equals transformers' own."""
     from transformers import AutoTokenizer, Trainer
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
     from scale_or_reason.synthetic.corpus import CorpusConfig, base_corpus
-    from scale_or_reason.train import PaddedBatch, make_trainer
+    from scale_or_reason.train import PaddedBatch, StreamedArm, make_trainer
 
     tdir, pairs = tiny_setup
     spec, cfg = StudentSpec(name="t", config=TINY_QWEN3), TrainConfig(batch_size=32, micro_batch_size=16)
@@ -458,6 +459,10 @@ def test_the_toolkits_collator_returns_exactly_trls_batches(tiny_setup, tmp_path
         docs = base_corpus(CorpusConfig(fact_repeats=1, arithmetic_repeats=0, option_drills=8, chat_drills=8,
                                         sentences_per_doc=4), AutoTokenizer.from_pretrained(tdir))[:32]
         trainer = make_trainer(spec, "ift", None, tdir, tmp_path / "run", cfg, texts=docs).trainer
+    elif kind == "streamed":  # what a study trains on: the arm rendered from its stores
+        samples = build_arm(pairs, Arm.parse("mixed:0.5"), 32)
+        arm = StreamedArm(order=[(p.prompt_id, f) for p, f in samples], stream=lambda: iter(pairs))
+        trainer = make_trainer(spec, "mixed:0.5", arm, tdir, tmp_path / "run", cfg).trainer
     else:
         trainer = make_trainer(spec, kind, build_arm(pairs, Arm.parse(kind), 32), tdir, tmp_path / "run", cfg).trainer
     assert isinstance(trainer.data_collator, PaddedBatch)
