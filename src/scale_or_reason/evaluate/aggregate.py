@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..records import BenchItem
+
+if TYPE_CHECKING:  # imported where used: pandas (and the pyarrow it loads) is most of `sor --help`'s start-up
+    import pandas as pd
 
 __all__ = ["BOOTSTRAP_RESAMPLES", "SUMMARY_COLUMNS", "baseline_accuracy", "bootstrap_interval", "summarize"]
 
@@ -79,6 +81,8 @@ def _mean_bool(s: pd.Series) -> float:
 
 def summarize(df: pd.DataFrame, items: list[BenchItem]) -> pd.DataFrame:
     """One summary row (``SUMMARY_COLUMNS``) for the answers ``df`` of one student on one benchmark."""
+    import pandas as pd
+
     first = df.iloc[0] if len(df) else None
     row: dict[str, Any] = {c: float("nan") for c in SUMMARY_COLUMNS}
     row.update({"student": first["student"] if first is not None else "",

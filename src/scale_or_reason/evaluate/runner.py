@@ -32,15 +32,16 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..records import ANSWER_COLUMNS, BenchItem
 from ..util import atomic_path, stable_hash, terminated_unwinds, write_json
 from .aggregate import summarize
 from .graders import grade
 from .specs import BenchmarkSpec, read_prepared
+
+if TYPE_CHECKING:  # imported where used: pandas is most of `sor --help`'s start-up
+    import pandas as pd
 
 __all__ = ["EvalConfig", "GenerationBackendConfig", "evaluate_model", "make_backend"]
 
@@ -311,6 +312,8 @@ def evaluate_model(model: str | GenerationBackendConfig, specs: list[BenchmarkSp
     Raises ``RuntimeError`` naming the failed samples when some generations failed after retries; what
     finished is kept and a rerun generates only the rest.
     """
+    import pandas as pd
+
     cfg = cfg or EvalConfig()
     mcfg = model if isinstance(model, GenerationBackendConfig) else GenerationBackendConfig(model=str(model))
     student = mcfg.label or Path(mcfg.model).name

@@ -36,15 +36,16 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..util import acquire_lock, read_json
 from .config import StudyConfig, load_study_file, shipped_studies
 from .executors import LocalExecutor, RunSummary, SlurmExecutor, make_executor, run_task
 from .graph import Task, TaskState, expand, task_states
 from .plan import plan_study, stage_totals
+
+if TYPE_CHECKING:  # imported where used: pandas is most of `sor --help`'s start-up
+    import pandas as pd
 
 __all__ = ["LocalExecutor", "RunSummary", "SlurmExecutor", "StudyConfig", "Task", "TaskState", "expand",
            "load_study_file", "make_executor", "plan_study", "run_demo", "run_study", "run_task", "shipped_studies",
@@ -106,6 +107,8 @@ def _with_dependencies(tasks: list[Task], only: list[str]) -> list[Task]:
 
 def study_status(cfg: StudyConfig, out: str | Path) -> pd.DataFrame:
     """One row per task: id, stage, status, reason, seconds, job id."""
+    import pandas as pd
+
     tasks = expand(cfg)
     states = task_states(tasks, out)
     return pd.DataFrame([{"task": t.id, "stage": t.stage, "status": states[t.id].status,
@@ -126,6 +129,8 @@ def study_ledgers(study_dir: str | Path, convention: str = "paper") -> list[dict
     The teacher column is 0: the teacher's generation is a cost of the study, shared by every run, and
     ``sor study plan`` prices it (the generate tasks); the embedded programmatic teacher runs no model.
     """
+    import pandas as pd
+
     from ..flops import Architecture, FlopsLedger
 
     study_dir = Path(study_dir)

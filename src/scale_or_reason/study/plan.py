@@ -28,14 +28,15 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..data import Arm
 from ..flops import Architecture, inference_flops, train_flops
 from .config import StudyConfig
 from .graph import Task, expand, task_states
+
+if TYPE_CHECKING:  # imported where used: pandas is most of `sor --help`'s start-up
+    import pandas as pd
 
 __all__ = ["plan_study", "stage_totals"]
 
@@ -170,6 +171,8 @@ def _template_overhead(cfg: StudyConfig, out: Path, student: str, n: int = 256) 
 def plan_study(cfg: StudyConfig, out: str | Path, tasks: list[Task] | None = None) -> pd.DataFrame:
     """One row per task: id, stage, the tasks it needs, status, FLOPs, basis, generated tokens, judge calls,
     GPU-hours (module docstring)."""
+    import pandas as pd
+
     from ..data import build_arm
     from ..teacher.summary import store_teacher_flops
 
@@ -322,6 +325,8 @@ def _bench_items(out: Path, spec: Any) -> int | None:
 
 def stage_totals(plan: pd.DataFrame) -> pd.DataFrame:
     """Per stage: tasks, done, FLOPs and GPU-hours (NaN-propagating: an unknown cost is not a zero)."""
+    import pandas as pd
+
     g = plan.groupby("stage", sort=False)
 
     def total(s: pd.Series) -> float:
