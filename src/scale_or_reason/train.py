@@ -587,6 +587,7 @@ def trainer_classes() -> tuple[type, type, type, type]:
             super().__init__(*args, **kwargs)
             self.step_ledger = step_ledger
             self.token_metrics = token_metrics
+            self._nonembedding_params: int | None = None  # read once, by floating_point_ops
             if self.accelerator.num_processes > 1:
                 step_ledger.gather = self.accelerator.gather
 
@@ -601,7 +602,7 @@ def trainer_classes() -> tuple[type, type, type, type]:
             # transformers' own running total (trainer_state.json "total_flos": 6 x non-embedding parameters x
             # input tokens, padding included), with the parameter count read once: the Trainer's method walks every
             # module per micro-batch (0.45 ms a step at the smallest student). The study's FLOPs are the ledger's.
-            if getattr(self, "_nonembedding_params", None) is None:
+            if self._nonembedding_params is None:
                 if (not hasattr(self.model, "num_parameters") or "input_ids" not in inputs
                         or getattr(self.model, "main_input_name", "input_ids") != "input_ids"):
                     return super().floating_point_ops(inputs)
